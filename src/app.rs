@@ -1,0 +1,130 @@
+//! Start-up and wiring: `App::build` binds the listener first (so tests can use port 0 and read
+//! the address back), connects and migrates the database, opens object storage and builds the
+//! services; `App::run` serves until the shutdown future resolves, then drains.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::jobs::Handlers;
+use crate::metrics::Metrics;
+use crate::model::DocumentTypeCatalog;
+use crate::objects::Objects;
+use crate::services::{AuditSink, Services};
+use crate::session_cache::SessionCache;
+use crate::storage::{ConnectSettings, Db};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("database: {0}")]
+    Database(#[from] crate::storage::StorageError),
+    #[error("object storage: {0}")]
+    Objects(#[from] crate::objects::ObjectError),
+}
+
+pub struct App {
+    listener: TcpListener,
+    services: Services,
+    handlers: Handlers,
+}
+
+/// Opens the database and object store and builds the services (no listener). The CLI uses this
+/// for commands that do not serve HTTP.
+pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services, BuildError> {
+    let db = Db::connect(
+        config.database_url().expose(),
+        &ConnectSettings {
+            max_connections: config.database_max_connections,
+            ..ConnectSettings::default()
+        },
+    )
+    .await?;
+    db.migrate().await?;
+    let objects = Objects::open(&config.object_store_url(), &crate::config::aws_environment())?;
+    Ok(Services {
+        audit: AuditSink::start(db.clone()),
+        config: Arc::new(config),
+        db,
+        objects,
+        catalog: Arc::new(DocumentTypeCatalog::embedded()),
+        clock,
+        metrics: Arc::new(Metrics::new()),
+        sessions: Arc::new(SessionCache::new(Duration::from_secs(5))),
+    })
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, BuildError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
+        let addr = config.listen;
+        let listener = TcpListener::bind(addr).await.map_err(|source| BuildError::Bind { addr, source })?;
+        let services = services(config, clock).await?;
+        Ok(Self {
+            listener,
+            services,
+            handlers: Handlers::standard(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub fn handlers_mut(&mut self) -> &mut Handlers {
+        &mut self.handlers
+    }
+
+    /// Serves HTTP, runs job workers and the metrics refresher until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut background = Vec::new();
+        if self.services.config.jobs.enabled {
+            background.push(tokio::spawn(crate::jobs::run_worker(self.services.clone(), self.handlers.clone(), stop_rx.clone())));
+        }
+        background.push(tokio::spawn(refresh_gauges(self.services.clone(), stop_rx)));
+        let result = crate::http::serve(self.listener, self.services.clone(), shutdown).await;
+        let _ = stop_tx.send(true);
+        for task in background {
+            let _ = task.await;
+        }
+        self.services.db.close().await;
+        result
+    }
+}
+
+/// Keeps the job-queue and database gauges fresh for `/metrics`.
+async fn refresh_gauges(s: Services, mut stop: watch::Receiver<bool>) {
+    loop {
+        match s.db.job_stats().await {
+            Ok(st) => {
+                s.metrics.job_queue_depth.set(st.depth);
+                s.metrics.jobs_failed.set(st.failed);
+                let age = st.oldest_created_at.map_or(0.0, |t| ((s.clock.now_ms() - t).max(0) as f64) / 1000.0);
+                s.metrics.job_oldest_age_seconds.set(age);
+                s.metrics.db_up.set(1);
+            }
+            Err(_) => {
+                s.metrics.db_up.set(0);
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Object storage for attached files, over `object_store`: a local folder by default, S3 in
+//! production, memory in tests. Objects are content-addressed (`sha256/ab/abcdef…`) and streamed:
+//! an upload is written to a staging key while it is hashed, then copied to its content key
+//! without overwriting an existing object, so no file is ever held whole in memory.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, WriteMultipart};
+use ring::digest::{Context, SHA256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("invalid object store location {0:?}")]
+    Config(String),
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the upload was interrupted: {0}")]
+    Body(String),
+    #[error("object not found")]
+    NotFound,
+    #[error("object store error: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// A stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Objects {
+    store: Arc<dyn ObjectStore>,
+    location: String,
+}
+
+impl Objects {
+    /// Opens the store at `location`: a folder path, `file:///…`, `memory://` or `s3://bucket[/prefix]`.
+    /// `aws_env` are the `AWS_*` variables (read by the config module).
+    pub fn open(location: &str, aws_env: &[(String, String)]) -> Result<Self, ObjectError> {
+        let store: Arc<dyn ObjectStore> = if location == "memory://" {
+            Arc::new(InMemory::new())
+        } else if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(ObjectError::Config(location.into()));
+            }
+            let mut b = AmazonS3Builder::new().with_bucket_name(bucket);
+            for (k, v) in aws_env {
+                let key = k.to_ascii_lowercase();
+                if let Ok(ck) = key.parse::<AmazonS3ConfigKey>() {
+                    b = b.with_config(ck, v);
+                }
+                if (key == "aws_endpoint_url" || key == "aws_endpoint") && v.starts_with("http://") {
+                    b = b.with_allow_http(true);
+                }
+            }
+            let s3 = b.build()?;
+            if prefix.is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix.trim_end_matches('/')))
+            }
+        } else {
+            let path = location.strip_prefix("file://").unwrap_or(location);
+            std::fs::create_dir_all(path).map_err(|e| ObjectError::Config(format!("{path}: {e}")))?;
+            Arc::new(LocalFileSystem::new_with_prefix(path)?)
+        };
+        Ok(Self {
+            store,
+            location: location.to_string(),
+        })
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Streams `body` into the store, at most `limit` bytes, and returns its content key.
+    pub async fn put_stream<S, E>(&self, mut body: S, limit: u64) -> Result<Stored, ObjectError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let staging = Path::from(format!("staging/{}", uuid::Uuid::new_v4()));
+        let upload = self.store.put_multipart(&staging).await?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut hasher = Context::new(&SHA256);
+        let mut size: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(ObjectError::Body(e.to_string()));
+                }
+            };
+            size += chunk.len() as u64;
+            if size > limit {
+                let _ = writer.abort().await;
+                return Err(ObjectError::TooLarge { limit });
+            }
+            hasher.update(&chunk);
+            writer.wait_for_capacity(4).await?;
+            writer.write(&chunk);
+        }
+        writer.finish().await?;
+        let sha256 = hex::encode(hasher.finish());
+        let key = Self::content_key(&sha256);
+        let target = Path::from(key.clone());
+        match self.store.copy_if_not_exists(&staging, &target).await {
+            Ok(()) | Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented) => {
+                // Backends without conditional copy: the key is the content hash, so an existing
+                // object already holds these exact bytes and is left untouched.
+                if let Err(object_store::Error::NotFound { .. }) = self.store.head(&target).await {
+                    self.store.copy(&staging, &target).await?;
+                }
+            }
+            Err(e) => {
+                let _ = self.store.delete(&staging).await;
+                return Err(e.into());
+            }
+        }
+        let _ = self.store.delete(&staging).await;
+        Ok(Stored { key, sha256, size })
+    }
+
+    /// The content key of a SHA-256 digest.
+    pub fn content_key(sha256_hex: &str) -> String {
+        format!("sha256/{}/{}", &sha256_hex[..2], sha256_hex)
+    }
+
+    /// The object's bytes as a stream, and its size.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + Send + 'static), ObjectError> {
+        match self.store.get(&Path::from(key)).await {
+            Ok(r) => Ok((r.meta.size, r.into_stream())),
+            Err(object_store::Error::NotFound { .. }) => Err(ObjectError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Re-reads an object and returns its SHA-256 and size (fixity check).
+    pub async fn digest(&self, key: &str) -> Result<(String, u64), ObjectError> {
+        let (_, mut stream) = self.get_stream(key).await?;
+        let mut hasher = Context::new(&SHA256);
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok((hex::encode(hasher.finish()), size))
+    }
+
+    /// Raw access for tests that need to corrupt or inspect objects.
+    #[doc(hidden)]
+    pub fn raw(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: Vec<&'static [u8]>) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p))))
+    }
+
+    #[tokio::test]
+    async fn content_addressed_and_deduplicated() {
+        let objects = Objects::open("memory://", &[]).expect("open");
+        let a = objects.put_stream(chunks(vec![b"van ", b"thu"]), 100).await.expect("put");
+        assert_eq!(a.sha256, hex::encode(ring::digest::digest(&SHA256, b"van thu")));
+        assert_eq!(a.size, 7);
+        let b = objects.put_stream(chunks(vec![b"van thu"]), 100).await.expect("put again");
+        assert_eq!(a, b);
+        assert_eq!(objects.digest(&a.key).await.expect("digest"), (a.sha256.clone(), 7));
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_is_refused_and_leaves_nothing() {
+        let objects = Objects::open("memory://", &[]).expect("open");
+        let err = objects.put_stream(chunks(vec![b"0123456789", b"0123456789"]), 15).await.expect_err("too large");
+        assert!(matches!(err, ObjectError::TooLarge { limit: 15 }));
+        let listed: Vec<_> = objects.raw().list(None).collect().await;
+        assert!(listed.is_empty(), "{listed:?}");
+    }
+}

@@ -1,0 +1,447 @@
+//! Documents, their numbers and their files.
+
+use super::rows::{Document, DocumentFile, DocumentRow, DOCUMENT_COLUMNS};
+use super::{audit, jobs, series, Db, StorageError, StorageResult};
+use crate::audit::NewAuditEntry;
+use crate::auth::ReadScope;
+use crate::model::ValidDocument;
+
+/// Where an incoming document is entered: the register (an incoming series), the year and date.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    pub series_id: i64,
+    pub year: i64,
+    pub arrived_on: String,
+}
+
+/// The outcome of creating a document.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub document: Document,
+    /// Earlier documents with the same identifier or the same (number, symbol, issuer).
+    pub duplicates: Vec<i64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DocumentFilter {
+    pub direction: Option<String>,
+    pub document_type: Option<String>,
+    pub status: Option<String>,
+    pub urgency: Option<String>,
+    pub unit_id: Option<i64>,
+    pub issued_from: Option<String>,
+    pub issued_to: Option<String>,
+    pub arrived_from: Option<String>,
+    pub arrived_to: Option<String>,
+    /// Case-insensitive substring of the subject, number/symbol or issuer.
+    pub text: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+    pub sort: SortOrder,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewFile {
+    pub document_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub object_key: String,
+    pub created_by: Option<i64>,
+}
+
+/// A value bound into a dynamically built query.
+enum Bind {
+    I(i64),
+    S(String),
+}
+
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    fn new() -> Self {
+        Self { clauses: Vec::new(), binds: Vec::new() }
+    }
+    fn next(&self) -> usize {
+        self.binds.len() + 1
+    }
+    fn push(&mut self, clause: impl FnOnce(usize) -> String, bind: Bind) {
+        let c = clause(self.next());
+        self.clauses.push(c);
+        self.binds.push(bind);
+    }
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1 = 1".into()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+}
+
+fn scope_where(w: &mut Where, scope: &ReadScope) {
+    match scope {
+        ReadScope::Agency { agency_id } => w.push(|n| format!("agency_id = ${n}"), Bind::I(*agency_id)),
+        ReadScope::Units { agency_id, unit_ids, user_id } => {
+            w.push(|n| format!("agency_id = ${n}"), Bind::I(*agency_id));
+            let mut parts = Vec::new();
+            let n = w.next();
+            parts.push(format!("created_by = ${n}"));
+            w.binds.push(Bind::I(*user_id));
+            for u in unit_ids {
+                let n = w.next();
+                parts.push(format!("unit_id = ${n}"));
+                w.binds.push(Bind::I(*u));
+            }
+            w.clauses.push(format!("({})", parts.join(" OR ")));
+        }
+        ReadScope::Nothing => w.clauses.push("1 = 0".into()),
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                Bind::I(i) => q.bind(*i),
+                Bind::S(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }};
+}
+
+impl Db {
+    /// Creates a document. For an incoming document registered by a clerk, `arrival` gives the
+    /// register, and the arrival number (số đến) is taken in the same transaction.
+    pub async fn create_document(
+        &self,
+        agency_id: i64,
+        doc: &ValidDocument,
+        status: &str,
+        created_by: Option<i64>,
+        arrival: Option<Arrival>,
+        now_ms: i64,
+        audit_entry: NewAuditEntry,
+    ) -> StorageResult<Registration> {
+        let duplicates = if doc.direction == crate::model::Direction::Incoming {
+            self.find_duplicates(agency_id, doc).await?
+        } else {
+            Vec::new()
+        };
+        let recipients = serde_json::to_string(&doc.recipients).map_err(|e| StorageError::Other(e.to_string()))?;
+        let mut tx = self.write.begin().await?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO documents (agency_id, direction, document_type, status, subject, number, symbol, year, issuer_name, issuer_code, \
+             issued_on, urgency, signer_name, signer_position, signing_authority, page_count, recipients, deadline, unit_id, external_id, \
+             notes, duplicate_of, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) \
+             RETURNING id",
+        )
+        .bind(agency_id)
+        .bind(doc.direction.code())
+        .bind(&doc.document_type)
+        .bind(status)
+        .bind(&doc.subject)
+        .bind(doc.number)
+        .bind(&doc.symbol)
+        .bind(doc.issued_on.map(|d| i64::from(chrono::Datelike::year(&d))))
+        .bind(&doc.issuer_name)
+        .bind(&doc.issuer_code)
+        .bind(doc.issued_on.map(|d| d.to_string()))
+        .bind(doc.urgency.code())
+        .bind(&doc.signer_name)
+        .bind(&doc.signer_position)
+        .bind(doc.signing_authority.map(|a| a.code()))
+        .bind(doc.page_count)
+        .bind(recipients)
+        .bind(doc.deadline.map(|d| d.to_string()))
+        .bind(doc.unit_id)
+        .bind(&doc.external_id)
+        .bind(&doc.notes)
+        .bind(duplicates.first().copied())
+        .bind(created_by)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut details = serde_json::json!({"direction": doc.direction.code(), "document_type": doc.document_type});
+        if let Some(a) = arrival {
+            let n = series::next_number(&mut tx, a.series_id, a.year).await?;
+            sqlx::query("UPDATE documents SET arrival_number = $2, arrival_series_id = $3, arrival_year = $4, arrived_on = $5 WHERE id = $1")
+                .bind(id)
+                .bind(n)
+                .bind(a.series_id)
+                .bind(a.year)
+                .bind(&a.arrived_on)
+                .execute(&mut *tx)
+                .await?;
+            details["arrival_number"] = n.into();
+        }
+        if !duplicates.is_empty() {
+            details["duplicate_of"] = duplicates.clone().into();
+        }
+        let mut entry = audit_entry;
+        entry.target_id = Some(id.to_string());
+        entry.details = details.to_string();
+        audit::append(&mut tx, &[entry]).await?;
+        let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Registration {
+            document: row.into(),
+            duplicates,
+        })
+    }
+
+    async fn find_duplicates(&self, agency_id: i64, doc: &ValidDocument) -> StorageResult<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM documents WHERE agency_id = $1 AND direction = 'incoming' AND \
+             ((external_id IS NOT NULL AND external_id = $2) OR (number = $3 AND symbol = $4 AND issuer_name = $5)) ORDER BY id LIMIT 10",
+        )
+        .bind(agency_id)
+        .bind(doc.external_id.clone().unwrap_or_default())
+        .bind(doc.number.unwrap_or(-1))
+        .bind(doc.symbol.clone().unwrap_or_default())
+        .bind(doc.issuer_name.clone().unwrap_or_default())
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    pub async fn document(&self, id: i64) -> StorageResult<Document> {
+        let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row.into())
+    }
+
+    /// Gives an outgoing draft its number from `series_id` for `year`, with `symbol`, and marks it
+    /// issued on `issued_on`. Fails with `Conflict` when the document is no longer a draft.
+    pub async fn issue_number(
+        &self,
+        id: i64,
+        series_id: i64,
+        year: i64,
+        symbol: &str,
+        issued_on: &str,
+        now_ms: i64,
+        audit_entry: NewAuditEntry,
+    ) -> StorageResult<Document> {
+        let mut tx = self.write.begin().await?;
+        let claimed = sqlx::query("UPDATE documents SET updated_at = $2 WHERE id = $1 AND direction = 'outgoing' AND status = 'draft'")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if claimed == 0 {
+            return Err(StorageError::Conflict("document is not an outgoing draft".into()));
+        }
+        let n = series::next_number(&mut tx, series_id, year).await?;
+        sqlx::query(
+            "UPDATE documents SET number = $2, symbol = $3, year = $4, series_id = $5, issued_on = $6, status = 'issued' WHERE id = $1",
+        )
+        .bind(id)
+        .bind(n)
+        .bind(symbol)
+        .bind(year)
+        .bind(series_id)
+        .bind(issued_on)
+        .execute(&mut *tx)
+        .await?;
+        let mut entry = audit_entry;
+        entry.target_id = Some(id.to_string());
+        entry.details = serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
+        audit::append(&mut tx, &[entry]).await?;
+        let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Recalls (thu hồi) an issued or registered document. Its number stays taken.
+    pub async fn recall_document(&self, id: i64, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<Document> {
+        let mut tx = self.write.begin().await?;
+        let n = sqlx::query("UPDATE documents SET status = 'recalled', updated_at = $2 WHERE id = $1 AND status IN ('issued', 'registered')")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StorageError::Conflict("only an issued or registered document can be recalled".into()));
+        }
+        audit::append(&mut tx, &[audit_entry]).await?;
+        let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Documents visible in `scope` matching `filter`, and the total count.
+    pub async fn list_documents(&self, scope: &ReadScope, filter: &DocumentFilter) -> StorageResult<(Vec<Document>, i64)> {
+        let mut w = Where::new();
+        scope_where(&mut w, scope);
+        let eq = |w: &mut Where, col: &'static str, v: &Option<String>| {
+            if let Some(v) = v {
+                w.push(|n| format!("{col} = ${n}"), Bind::S(v.clone()));
+            }
+        };
+        eq(&mut w, "direction", &filter.direction);
+        eq(&mut w, "document_type", &filter.document_type);
+        eq(&mut w, "status", &filter.status);
+        eq(&mut w, "urgency", &filter.urgency);
+        if let Some(u) = filter.unit_id {
+            w.push(|n| format!("unit_id = ${n}"), Bind::I(u));
+        }
+        let range = |w: &mut Where, col: &'static str, op: &'static str, v: &Option<String>| {
+            if let Some(v) = v {
+                w.push(|n| format!("{col} {op} ${n}"), Bind::S(v.clone()));
+            }
+        };
+        range(&mut w, "issued_on", ">=", &filter.issued_from);
+        range(&mut w, "issued_on", "<=", &filter.issued_to);
+        range(&mut w, "arrived_on", ">=", &filter.arrived_from);
+        range(&mut w, "arrived_on", "<=", &filter.arrived_to);
+        if let Some(t) = filter.text.as_ref().filter(|t| !t.is_empty()) {
+            let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            w.push(
+                |n| {
+                    format!(
+                        "(LOWER(subject) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(symbol, '')) LIKE ${n} ESCAPE '\\' \
+                         OR LOWER(COALESCE(issuer_name, '')) LIKE ${n} ESCAPE '\\')"
+                    )
+                },
+                Bind::S(format!("%{escaped}%")),
+            );
+        }
+        let where_sql = w.sql();
+        let order = match filter.sort {
+            SortOrder::NewestFirst => "id DESC",
+            SortOrder::OldestFirst => "id ASC",
+        };
+        let n = w.next();
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            n + 1
+        );
+        let q = bind_all!(sqlx::query_as::<_, DocumentRow>(&sql), &w.binds);
+        let rows = q.bind(filter.limit).bind(filter.offset).fetch_all(&self.read).await?;
+        let count_sql = format!("SELECT COUNT(*) FROM documents WHERE {where_sql}");
+        let (total,): (i64,) = bind_all!(sqlx::query_as::<_, (i64,)>(&count_sql), &w.binds)
+            .fetch_one(&self.read)
+            .await?;
+        Ok((rows.into_iter().map(Into::into).collect(), total))
+    }
+
+    /// Register rows (sổ đăng ký) for a date range: incoming by arrival date and số đến,
+    /// outgoing by issue date and number.
+    pub async fn register_rows(&self, agency_id: i64, direction: &str, from: &str, to: &str) -> StorageResult<Vec<Document>> {
+        let sql = if direction == "incoming" {
+            format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE agency_id = $1 AND direction = 'incoming' AND arrival_number IS NOT NULL \
+                 AND arrived_on >= $2 AND arrived_on <= $3 ORDER BY arrival_year, arrival_series_id, arrival_number"
+            )
+        } else {
+            format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE agency_id = $1 AND direction = 'outgoing' AND number IS NOT NULL \
+                 AND issued_on >= $2 AND issued_on <= $3 ORDER BY year, series_id, number"
+            )
+        };
+        let rows: Vec<DocumentRow> = sqlx::query_as(&sql)
+            .bind(agency_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Records a stored file and queues its fixity check, in one transaction.
+    pub async fn add_file(&self, f: &NewFile, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<DocumentFile> {
+        let mut tx = self.write.begin().await?;
+        let file: DocumentFile = sqlx::query_as(
+            "INSERT INTO document_files (document_id, filename, content_type, size_bytes, sha256, object_key, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, document_id, filename, content_type, size_bytes, sha256, object_key, \
+             verified_at, created_by, created_at",
+        )
+        .bind(f.document_id)
+        .bind(&f.filename)
+        .bind(&f.content_type)
+        .bind(f.size_bytes)
+        .bind(&f.sha256)
+        .bind(&f.object_key)
+        .bind(f.created_by)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut entry = audit_entry;
+        entry.details = serde_json::json!({"file_id": file.id, "filename": file.filename, "sha256": file.sha256, "size": file.size_bytes}).to_string();
+        audit::append(&mut tx, &[entry]).await?;
+        jobs::enqueue(
+            &mut tx,
+            "file.verify",
+            &format!("file.verify:{}", file.id),
+            &serde_json::json!({"file_id": file.id}).to_string(),
+            now_ms,
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(file)
+    }
+
+    pub async fn files(&self, document_id: i64) -> StorageResult<Vec<DocumentFile>> {
+        Ok(sqlx::query_as(
+            "SELECT id, document_id, filename, content_type, size_bytes, sha256, object_key, verified_at, created_by, created_at \
+             FROM document_files WHERE document_id = $1 ORDER BY id",
+        )
+        .bind(document_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    pub async fn file(&self, file_id: i64) -> StorageResult<DocumentFile> {
+        Ok(sqlx::query_as(
+            "SELECT id, document_id, filename, content_type, size_bytes, sha256, object_key, verified_at, created_by, created_at \
+             FROM document_files WHERE id = $1",
+        )
+        .bind(file_id)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    pub async fn mark_file_verified(&self, file_id: i64, now_ms: i64) -> StorageResult<()> {
+        sqlx::query("UPDATE document_files SET verified_at = $2 WHERE id = $1")
+            .bind(file_id)
+            .bind(now_ms)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Count of documents per direction (for metrics and the demo banner).
+    pub async fn document_count(&self) -> StorageResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM documents").fetch_one(&self.read).await?;
+        Ok(n)
+    }
+}
