@@ -91,7 +91,8 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
     let idle_ms = i64::try_from(s.config.security.session_idle_secs).unwrap_or(i64::MAX / 4) * 1000;
     let expired = || AppError::new(ErrorKind::Unauthenticated, "auth.session_expired", "the session has expired; log in again");
     if let Some(c) = s.sessions.get(&hash) {
-        if now < c.expires_at && now - c.last_seen_at < idle_ms {
+        let fresh = c.recheck_at.is_none_or(|t| now < t);
+        if fresh && now < c.expires_at && now - c.last_seen_at < idle_ms {
             if now - c.last_seen_at > TOUCH_EVERY_MS {
                 s.db.touch_session(&hash, now).await?;
                 s.sessions.put(&hash, CachedSession { last_seen_at: now, ..c.clone() });
@@ -112,7 +113,7 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
     if session.user.locked {
         return Err(AppError::new(ErrorKind::Locked, "auth.account_locked", "this account is locked"));
     }
-    let principal = principal_for(s, &session.user, now).await?;
+    let (principal, recheck_at) = principal_for(s, &session.user, now).await?;
     let mut last_seen_at = session.last_seen_at;
     if now - last_seen_at > TOUCH_EVERY_MS {
         s.db.touch_session(&hash, now).await?;
@@ -122,6 +123,7 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
         &hash,
         CachedSession {
             principal: principal.clone(),
+            recheck_at,
             last_seen_at,
             expires_at: session.expires_at,
         },
@@ -129,26 +131,29 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
     Ok(principal)
 }
 
-/// Builds the principal: the user's own roles plus roles lent by delegations in force.
-pub async fn principal_for(s: &Services, user: &User, now_ms: i64) -> AppResult<Principal> {
+/// Builds the principal: the user's own roles plus roles lent by delegations in force, and the
+/// next instant at which a delegation starts or ends (when the principal must be rebuilt).
+pub async fn principal_for(s: &Services, user: &User, now_ms: i64) -> AppResult<(Principal, Option<i64>)> {
     let mut grants: Vec<Grant> = user
         .roles
         .iter()
         .map(|r| Grant { role: *r, unit_id: user.unit_id, delegated_by: None })
         .collect();
+    let recheck_at = s.db.next_delegation_change(user.id, now_ms).await?;
     for d in s.db.active_delegations(user.id, now_ms).await? {
         for role in Role::parse_list(&d.roles) {
             grants.push(Grant { role, unit_id: d.delegator_unit_id, delegated_by: Some(d.delegator_id) });
         }
     }
-    Ok(Principal {
+    let principal = Principal {
         user_id: user.id,
         username: user.username.clone(),
         display_name: user.display_name.clone(),
         agency_id: user.agency_id,
         unit_id: user.unit_id,
         grants,
-    })
+    };
+    Ok((principal, recheck_at))
 }
 
 pub async fn logout(s: &Services, bearer: &str, principal: &Principal, ip: Option<String>) -> AppResult<()> {

@@ -11,6 +11,8 @@ use crate::auth::Principal;
 #[derive(Clone, Debug)]
 pub struct CachedSession {
     pub principal: Principal,
+    /// When a delegation of this user starts or ends: the principal must be rebuilt then.
+    pub recheck_at: Option<i64>,
     pub last_seen_at: i64,
     pub expires_at: i64,
 }

@@ -150,12 +150,14 @@ pub struct NewDelegation {
     pub created_by: i64,
 }
 
-/// A delegation in force, as the session loader needs it.
+/// A delegation in force or still to come, as the session loader needs it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ActiveDelegation {
     pub delegator_id: i64,
     pub roles: String,
     pub delegator_unit_id: Option<i64>,
+    pub valid_from: i64,
+    pub valid_to: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -181,12 +181,26 @@ impl Db {
     /// Delegations to `user_id` in force at `now_ms`, with the delegator's unit.
     pub async fn active_delegations(&self, user_id: i64, now_ms: i64) -> StorageResult<Vec<ActiveDelegation>> {
         Ok(sqlx::query_as(
-            "SELECT d.delegator_id, d.roles, u.unit_id AS delegator_unit_id FROM delegations d JOIN users u ON u.id = d.delegator_id \
-             WHERE d.delegate_id = $1 AND d.revoked_at IS NULL AND d.valid_from <= $2 AND d.valid_to > $2 AND u.locked = 0",
+            "SELECT d.delegator_id, d.roles, u.unit_id AS delegator_unit_id, d.valid_from, d.valid_to FROM delegations d \
+             JOIN users u ON u.id = d.delegator_id WHERE d.delegate_id = $1 AND d.revoked_at IS NULL AND d.valid_from <= $2 \
+             AND d.valid_to > $2 AND u.locked = 0",
         )
         .bind(user_id)
         .bind(now_ms)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    /// The next instant after `now_ms` at which a delegation to `user_id` starts or ends.
+    pub async fn next_delegation_change(&self, user_id: i64, now_ms: i64) -> StorageResult<Option<i64>> {
+        let (t,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(CASE WHEN valid_from > $2 THEN valid_from ELSE valid_to END) FROM delegations \
+             WHERE delegate_id = $1 AND revoked_at IS NULL AND valid_to > $2",
+        )
+        .bind(user_id)
+        .bind(now_ms)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(t)
     }
 }

@@ -99,7 +99,9 @@ async fn bad_input_is_refused_cleanly(b: Backend) {
     let (s, err) = crate::common::json_of(raw("{}", "text/plain").await.expect("req")).await;
     assert_eq!((s, err["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.unsupported_media_type")));
     let huge = format!("{{\"direction\":\"incoming\",\"subject\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let resp = app.client.post(app.url("/api/v1/documents")).bearer_auth(&clerk).header("content-type", "application/json").body(huge).send().await.expect("req");
+    // Bodies the server refuses before reading them close their connection: use one-off clients.
+    let once = || reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let resp = once().post(app.url("/api/v1/documents")).bearer_auth(&clerk).header("content-type", "application/json").body(huge).send().await.expect("req");
     let (s, err) = crate::common::json_of(resp).await;
     assert_eq!((s, err["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("request.too_large")));
     let (s, err) = app.get(Some(&clerk), "/api/v1/documents/abc").await;
@@ -112,20 +114,22 @@ async fn bad_input_is_refused_cleanly(b: Backend) {
     let (_, doc) = app.post(Some(&clerk), "/api/v1/documents", &good).await;
     let id = doc["id"].as_i64().expect("id");
     let big = vec![7u8; 100 * 1024];
-    let resp = app.client.post(app.url(&format!("/api/v1/documents/{id}/files?filename=big.pdf"))).bearer_auth(&clerk).body(big).send().await.expect("upload");
+    let resp = once().post(app.url(&format!("/api/v1/documents/{id}/files?filename=big.pdf"))).bearer_auth(&clerk).body(big).send().await.expect("upload");
     let (s, err) = crate::common::json_of(resp).await;
     assert_eq!((s, err["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("file.too_large")), "{err}");
     // Chunked upload without Content-Length is cut off by the streaming limit as well.
     let chunks = futures::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![1u8; 4096])));
-    let resp = app
-        .client
+    let resp = once()
         .post(app.url(&format!("/api/v1/documents/{id}/files?filename=stream.pdf")))
         .bearer_auth(&clerk)
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
-        .await
-        .expect("upload");
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        .await;
+    // The server answers 413 as soon as the limit is crossed and closes the connection; the client
+    // may see that answer or only the closed connection, depending on timing.
+    if let Ok(resp) = resp {
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
     for name in ["../etc/passwd", "", "a\u{0}b"] {
         let resp = app.client.post(app.url(&format!("/api/v1/documents/{id}/files"))).query(&[("filename", name)]).bearer_auth(&clerk).body("x").send().await.expect("upload");
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{name:?}");
@@ -203,9 +207,16 @@ async fn outgoing_numbers_are_gapless_and_never_reused(b: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{qd}");
     let (s, hd) = app.post(Some(&admin), "/api/v1/number-series", &json!({"code": "hdtd", "name": "Hội đồng thi đua", "direction": "outgoing", "document_types": ["*"], "advisory_body": "Hội đồng Thi đua - Khen thưởng"})).await;
     assert_eq!(s, StatusCode::CREATED, "{hd}");
+    // Switching decisions to their own series mid-year would hand out 01/QĐ-CTHADS a second time:
+    // the database refuses, and the refused attempt consumes no number.
     let (_, d) = app.post(Some(&specialist), "/api/v1/documents", &draft("quyet_dinh", "Quyết định thành lập tổ công tác")).await;
-    let (_, d) = app.post(Some(&clerk), &format!("/api/v1/documents/{}/number", d["id"]), &json!({})).await;
-    assert_eq!(d["reference"], "01/QĐ-CTHADS", "own series for decisions: {d}");
+    let (s, err) = app.post(Some(&clerk), &format!("/api/v1/documents/{}/number", d["id"]), &json!({})).await;
+    assert_eq!((s, err["code"].as_str()), (StatusCode::CONFLICT, Some("document.duplicate_number")), "{err}");
+    let (_, series) = app.get(Some(&admin), "/api/v1/number-series").await;
+    let own = series.as_array().expect("list").iter().find(|s| s["code"] == "qd").expect("qd").clone();
+    assert_eq!(own["counters"].as_array().map(Vec::len), Some(0), "no number consumed: {own}");
+    let (_, d) = app.post(Some(&clerk), &format!("/api/v1/documents/{}/number", d["id"]), &json!({"series_id": own["id"], "unit_abbreviation": "NV"})).await;
+    assert_eq!(d["reference"], "01/QĐ-CTHADS-NV", "own series for decisions, distinct symbol: {d}");
     let (_, d2) = app.post(Some(&specialist), "/api/v1/documents", &draft("quyet_dinh", "Quyết định khen thưởng tập thể")).await;
     let (s, d2) = app.post(Some(&clerk), &format!("/api/v1/documents/{}/number", d2["id"]), &json!({"series_id": hd["id"], "unit_abbreviation": "HĐTĐKT"})).await;
     assert_eq!((s, d2["reference"].as_str()), (StatusCode::OK, Some("01/QĐ-CTHADS-HĐTĐKT")), "{d2}");
@@ -219,7 +230,7 @@ async fn outgoing_numbers_are_gapless_and_never_reused(b: Backend) {
     assert_eq!(reg["columns"].as_array().map(Vec::len), Some(10));
     assert_eq!(reg["columns"][0], "Số, ký hiệu văn bản");
     let rows = reg["rows"].as_array().expect("rows");
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 6, "{reg}");
     assert!(rows.iter().any(|r| r[0] == "03/TB-CTHADS" && r[9].as_str().is_some_and(|n| n.contains("Đã thu hồi"))));
     assert!(rows.iter().any(|r| r[2] == "Quyết định (cá biệt): Quyết định khen thưởng" && r[3] == "Trần Văn Minh" && r[6] == "2"));
     app.stop().await;
