@@ -53,7 +53,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("vanthu");
         let requests = Family::<RouteLabels, Counter>::default();
         let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0].into_iter())
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
         });
         let jobs_run = Family::<JobLabels, Counter>::default();
         let job_queue_depth = Gauge::default();

@@ -126,6 +126,7 @@ macro_rules! bind_all {
 impl Db {
     /// Creates a document. For an incoming document registered by a clerk, `arrival` gives the
     /// register, and the arrival number (số đến) is taken in the same transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_document(
         &self,
         agency_id: i64,
@@ -232,6 +233,7 @@ impl Db {
 
     /// Gives an outgoing draft its number from `series_id` for `year`, with `symbol`, and marks it
     /// issued on `issued_on`. Fails with `Conflict` when the document is no longer a draft.
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_number(
         &self,
         id: i64,
