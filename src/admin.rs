@@ -51,7 +51,7 @@ pub struct AgencyInput {
 pub async fn create_agency(s: &Services, actor: &Actor, input: &AgencyInput) -> AppResult<Agency> {
     let code = AgencyCode::parse(&input.code).map_err(|e| AppError {
         field: Some("code"),
-        ..AppError::bad_request("agency.invalid_code", e.to_string())
+        ..AppError::bad_request("agency.invalid_code", format!("{e} (got {:?})", input.code))
     })?;
     symbol::check_abbreviation("agency", input.abbreviation.trim()).map_err(|e| AppError::bad_request("validation.invalid_value", e.to_string()))?;
     let a = NewAgency {

@@ -22,12 +22,12 @@ use crate::storage::{ConnectSettings, Db};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: std::io::Error },
     #[error("database: {0}")]
-    Database(#[from] crate::storage::StorageError),
+    Database(crate::storage::StorageError),
     #[error("object storage: {0}")]
-    Objects(#[from] crate::objects::ObjectError),
+    Objects(crate::objects::ObjectError),
 }
 
 pub struct App {
@@ -46,9 +46,10 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
             ..ConnectSettings::default()
         },
     )
-    .await?;
-    db.migrate().await?;
-    let objects = Objects::open(&config.object_store_url(), &crate::config::aws_environment())?;
+    .await
+    .map_err(BuildError::Database)?;
+    db.migrate().await.map_err(BuildError::Database)?;
+    let objects = Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
     Ok(Services {
         audit: AuditSink::start(db.clone()),
         config: Arc::new(config),
@@ -68,7 +69,7 @@ impl App {
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
         let addr = config.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| BuildError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|reason| BuildError::Bind { addr, reason })?;
         let services = services(config, clock).await?;
         Ok(Self {
             listener,

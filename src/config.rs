@@ -150,11 +150,8 @@ impl Default for JobsConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: PathBuf, reason: std::io::Error },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {name}: {message}")]
@@ -191,10 +188,7 @@ impl Config {
             default.exists().then_some(default)
         });
         let file = match &path {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.clone(),
-                source,
-            })?),
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|reason| ConfigError::Read { path: p.clone(), reason })?),
             None => None,
         };
         Self::from_layers(file.as_deref(), path.as_deref(), &env)

@@ -110,6 +110,7 @@ CREATE TABLE documents (
     unit_id BIGINT REFERENCES units (id),
     external_id TEXT,
     notes TEXT,
+    search_text TEXT NOT NULL DEFAULT '',
     duplicate_of BIGINT,
     created_by BIGINT REFERENCES users (id),
     created_at BIGINT NOT NULL,
@@ -122,7 +123,7 @@ CREATE UNIQUE INDEX documents_arrival_number
     ON documents (arrival_series_id, arrival_year, arrival_number)
     WHERE arrival_number IS NOT NULL;
 CREATE INDEX documents_incoming_reference ON documents (agency_id, number, symbol);
-CREATE INDEX documents_external_id ON documents (agency_id, external_id);
+CREATE INDEX documents_external_id ON documents (agency_id, external_id, direction);
 CREATE INDEX documents_listing ON documents (agency_id, direction, id);
 CREATE INDEX documents_issued_on ON documents (agency_id, direction, issued_on);
 CREATE INDEX documents_arrived_on ON documents (agency_id, arrived_on);

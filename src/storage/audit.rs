@@ -9,6 +9,9 @@ use super::{Db, StorageResult};
 use crate::audit::chain::entry_hash;
 use crate::audit::{AuditEntry, ChainBreak, NewAuditEntry, Verifier};
 
+/// Rows per multi-row INSERT (11 parameters each).
+const INSERT_CHUNK: usize = 200;
+
 /// Appends entries in order, inside the transaction that owns `conn`.
 pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) -> StorageResult<()> {
     if entries.is_empty() {
@@ -19,28 +22,47 @@ pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) 
         .bind(n)
         .fetch_one(&mut *conn)
         .await?;
-    let mut seq = last - n;
-    for e in entries {
-        seq += 1;
+    let first = last - n + 1;
+    let mut hashes = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let seq = first + i as i64;
         let hash = entry_hash(seq, &prev, e);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at_ms, actor_id, actor, action, target_kind, target_id, ip, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(seq)
-        .bind(e.at_ms)
-        .bind(e.actor_id)
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(&e.target_kind)
-        .bind(&e.target_id)
-        .bind(&e.ip)
-        .bind(&e.details)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
+        hashes.push((prev.clone(), hash.clone()));
         prev = hash;
+    }
+    // Multi-row inserts (bounded so the parameter count stays far below either backend's limit).
+    for (chunk_no, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
+        let mut sql = String::from(
+            "INSERT INTO audit_log (seq, at_ms, actor_id, actor, action, target_kind, target_id, ip, details, prev_hash, hash) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 11;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (i, e) in chunk.iter().enumerate() {
+            let idx = chunk_no * INSERT_CHUNK + i;
+            let (prev_hash, hash) = &hashes[idx];
+            q = q
+                .bind(first + idx as i64)
+                .bind(e.at_ms)
+                .bind(e.actor_id)
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.target_kind)
+                .bind(&e.target_id)
+                .bind(&e.ip)
+                .bind(&e.details)
+                .bind(prev_hash)
+                .bind(hash);
+        }
+        q.execute(&mut *conn).await?;
     }
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
         .bind(&prev)

@@ -110,6 +110,12 @@ fn scope_where(w: &mut Where, scope: &ReadScope) {
     }
 }
 
+/// The text the substring filter searches: subject, symbol and issuer, lower-cased by Rust
+/// (Unicode-aware; SQLite's `LOWER()` folds only A-Z), one field per line.
+fn search_text(fields: &[Option<&str>]) -> String {
+    fields.iter().flatten().map(|f| f.to_lowercase()).collect::<Vec<_>>().join("\n")
+}
+
 macro_rules! bind_all {
     ($q:expr, $binds:expr) => {{
         let mut q = $q;
@@ -144,13 +150,19 @@ impl Db {
         };
         let recipients = serde_json::to_string(&doc.recipients).map_err(|e| StorageError::Other(e.to_string()))?;
         let mut tx = self.write.begin().await?;
-        let (id,): (i64,) = sqlx::query_as(
+        // The number is taken first and written with the row: one statement less, and the
+        // counter's row lock (held to commit) orders concurrent registrations.
+        let arrival_number = match &arrival {
+            Some(a) => Some(series::next_number(&mut tx, a.series_id, a.year).await?),
+            None => None,
+        };
+        let row: DocumentRow = sqlx::query_as(&format!(
             "INSERT INTO documents (agency_id, direction, document_type, status, subject, number, symbol, year, issuer_name, issuer_code, \
              issued_on, urgency, signer_name, signer_position, signing_authority, page_count, recipients, deadline, unit_id, external_id, \
-             notes, duplicate_of, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24) \
-             RETURNING id",
-        )
+             notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, arrival_series_id, arrival_year, arrived_on) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, $25, \
+             $26, $27, $28, $29) RETURNING {DOCUMENT_COLUMNS}"
+        ))
         .bind(agency_id)
         .bind(doc.direction.code())
         .bind(&doc.document_type)
@@ -175,32 +187,24 @@ impl Db {
         .bind(duplicates.first().copied())
         .bind(created_by)
         .bind(now_ms)
+        .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
+        .bind(arrival_number)
+        .bind(arrival.as_ref().map(|a| a.series_id))
+        .bind(arrival.as_ref().map(|a| a.year))
+        .bind(arrival.as_ref().map(|a| a.arrived_on.clone()))
         .fetch_one(&mut *tx)
         .await?;
         let mut details = serde_json::json!({"direction": doc.direction.code(), "document_type": doc.document_type});
-        if let Some(a) = arrival {
-            let n = series::next_number(&mut tx, a.series_id, a.year).await?;
-            sqlx::query("UPDATE documents SET arrival_number = $2, arrival_series_id = $3, arrival_year = $4, arrived_on = $5 WHERE id = $1")
-                .bind(id)
-                .bind(n)
-                .bind(a.series_id)
-                .bind(a.year)
-                .bind(&a.arrived_on)
-                .execute(&mut *tx)
-                .await?;
+        if let Some(n) = arrival_number {
             details["arrival_number"] = n.into();
         }
         if !duplicates.is_empty() {
             details["duplicate_of"] = duplicates.clone().into();
         }
         let mut entry = audit_entry;
-        entry.target_id = Some(id.to_string());
+        entry.target_id = Some(row.id.to_string());
         entry.details = details.to_string();
         audit::append(&mut tx, &[entry]).await?;
-        let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(Registration {
             document: row.into(),
@@ -208,10 +212,13 @@ impl Db {
         })
     }
 
+    /// Earlier incoming documents with the same identifier, or the same (number, symbol, issuer)
+    /// (PL VI §III.1.h). Two index lookups, never a scan of the agency's documents.
     async fn find_duplicates(&self, agency_id: i64, doc: &ValidDocument) -> StorageResult<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT id FROM documents WHERE agency_id = $1 AND direction = 'incoming' AND \
-             ((external_id IS NOT NULL AND external_id = $2) OR (number = $3 AND symbol = $4 AND issuer_name = $5)) ORDER BY id LIMIT 10",
+            "SELECT id FROM documents WHERE agency_id = $1 AND external_id = $2 AND direction = 'incoming' \
+             UNION SELECT id FROM documents WHERE agency_id = $1 AND number = $3 AND symbol = $4 AND issuer_name = $5 \
+             AND direction = 'incoming' ORDER BY id LIMIT 10",
         )
         .bind(agency_id)
         .bind(doc.external_id.clone().unwrap_or_default())
@@ -326,15 +333,7 @@ impl Db {
         range(&mut w, "arrived_on", "<=", &filter.arrived_to);
         if let Some(t) = filter.text.as_ref().filter(|t| !t.is_empty()) {
             let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            w.push(
-                |n| {
-                    format!(
-                        "(LOWER(subject) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(symbol, '')) LIKE ${n} ESCAPE '\\' \
-                         OR LOWER(COALESCE(issuer_name, '')) LIKE ${n} ESCAPE '\\')"
-                    )
-                },
-                Bind::S(format!("%{escaped}%")),
-            );
+            w.push(|n| format!("search_text LIKE ${n} ESCAPE '\\'"), Bind::S(format!("%{escaped}%")));
         }
         let where_sql = w.sql();
         let order = match filter.sort {

@@ -79,16 +79,24 @@ impl TestDb {
 
 /// Configuration for tests: port 0, cheap argon2, objects in the temp dir.
 pub fn test_config(db: &TestDb) -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse().expect("addr");
-    c.data_dir = db.dir.path().to_path_buf();
-    c.database_url = Some(Secret::new(db.url.clone()));
-    c.object_store = Some(db.dir.path().join("objects").display().to_string());
-    c.security.argon2_memory_kib = 1024;
-    c.security.argon2_iterations = 1;
-    c.jobs.poll_ms = 50;
-    c.database_max_connections = 8;
-    c
+    let defaults = Config::default();
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: db.dir.path().to_path_buf(),
+        database_url: Some(Secret::new(db.url.clone())),
+        object_store: Some(db.dir.path().join("objects").display().to_string()),
+        database_max_connections: 8,
+        security: vanthu::config::SecurityConfig {
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            ..defaults.security.clone()
+        },
+        jobs: vanthu::config::JobsConfig {
+            poll_ms: 50,
+            ..defaults.jobs.clone()
+        },
+        ..defaults
+    }
 }
 
 pub struct TestApp {
