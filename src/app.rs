@@ -16,7 +16,7 @@ use crate::jobs::Handlers;
 use crate::metrics::Metrics;
 use crate::model::DocumentTypeCatalog;
 use crate::objects::Objects;
-use crate::services::{AuditSink, Services};
+use crate::services::{AuditSink, Registrar, Services};
 use crate::session_cache::SessionCache;
 use crate::storage::{ConnectSettings, Db};
 
@@ -52,6 +52,7 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
     let objects = Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
     Ok(Services {
         audit: AuditSink::start(db.clone()),
+        registrar: Registrar::start(db.clone()),
         config: Arc::new(config),
         db,
         objects,

@@ -8,7 +8,7 @@ use crate::auth::{Action, DocumentScope, Principal};
 use crate::error::{AppError, AppResult};
 use crate::model::{symbol, Direction, DocumentInput};
 use crate::services::Services;
-use crate::storage::{Arrival, Document, DocumentFile, DocumentFilter, NewFile, Registration, StorageError};
+use crate::storage::{Arrival, Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError};
 
 fn actor(p: &Principal, ip: Option<String>) -> Actor {
     Actor {
@@ -68,7 +68,22 @@ pub async fn create(s: &Services, p: &Principal, input: &DocumentInput, ip: Opti
     };
     let action = if arrival.is_some() { "document.register" } else { "document.create" };
     let entry = actor(p, ip).entry(now, action, "document", None, serde_json::json!({}));
-    Ok(s.db.create_document(p.agency_id, &doc, status, Some(p.user_id), arrival, now, entry).await?)
+    let duplicates = match doc.direction {
+        Direction::Incoming => s.db.find_duplicates(p.agency_id, &doc).await?,
+        Direction::Outgoing => Vec::new(),
+    };
+    s.registrar
+        .create(NewDocument {
+            agency_id: p.agency_id,
+            doc,
+            status: status.to_string(),
+            created_by: Some(p.user_id),
+            arrival,
+            duplicates,
+            now_ms: now,
+            audit_entry: entry,
+        })
+        .await
 }
 
 /// Reads a document the principal may see, and records the read in the audit log.

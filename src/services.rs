@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::model::DocumentTypeCatalog;
 use crate::objects::Objects;
 use crate::session_cache::SessionCache;
-use crate::storage::Db;
+use crate::storage::{Db, NewDocument, Registration, StorageError};
 
 #[derive(Clone, Debug)]
 pub struct Services {
@@ -22,6 +22,7 @@ pub struct Services {
     pub catalog: Arc<DocumentTypeCatalog>,
     pub clock: Arc<dyn Clock>,
     pub audit: AuditSink,
+    pub registrar: Registrar,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionCache>,
 }
@@ -75,5 +76,71 @@ impl AuditSink {
             )),
             Err(_) => Err(AppError::internal("audit writer stopped")),
         }
+    }
+}
+
+type PendingDocument = (NewDocument, oneshot::Sender<AppResult<Registration>>);
+
+/// Writes new documents in batches (group commit): requests that arrive while a batch commits
+/// go together into the next one, so a burst of registrations costs one counter update and one
+/// commit per batch instead of per document. Numbers stay gapless: a batch is all or nothing,
+/// and when a batch fails, its documents are retried one by one so that one bad document cannot
+/// fail the others.
+#[derive(Clone, Debug)]
+pub struct Registrar {
+    tx: mpsc::Sender<PendingDocument>,
+}
+
+impl Registrar {
+    pub const MAX_BATCH: usize = 128;
+
+    pub fn start(db: Db) -> Self {
+        let (tx, mut rx) = mpsc::channel::<PendingDocument>(4096);
+        tokio::spawn(async move {
+            let mut batch: Vec<PendingDocument> = Vec::with_capacity(Self::MAX_BATCH);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < Self::MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let items: Vec<NewDocument> = batch.iter().map(|(d, _)| d.clone()).collect();
+                match db.create_documents(&items).await {
+                    Ok(regs) => {
+                        for ((_, reply), reg) in batch.drain(..).zip(regs) {
+                            let _ = reply.send(Ok(reg));
+                        }
+                    }
+                    Err(e) if batch.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+                        for (item, reply) in batch.drain(..) {
+                            let one = db.create_documents(std::slice::from_ref(&item)).await;
+                            let result = one
+                                .map_err(AppError::from)
+                                .and_then(|mut v| v.pop().ok_or_else(|| AppError::internal("batch returned no row")));
+                            let _ = reply.send(result);
+                        }
+                    }
+                    Err(e) => {
+                        let e = AppError::from(e);
+                        for (_, reply) in batch.drain(..) {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Queues a document and waits until it is committed.
+    pub async fn create(&self, doc: NewDocument) -> AppResult<Registration> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send((doc, reply))
+            .await
+            .map_err(|_| AppError::internal("registrar stopped"))?;
+        wait.await.map_err(|_| AppError::internal("registrar stopped"))?
     }
 }

@@ -14,6 +14,21 @@ pub struct Arrival {
     pub arrived_on: String,
 }
 
+/// A document to insert, with everything decided before the write transaction: owner, status,
+/// register (for an incoming document registered by a clerk), flagged duplicates and the audit
+/// entry (its target and details are filled in by storage).
+#[derive(Clone, Debug)]
+pub struct NewDocument {
+    pub agency_id: i64,
+    pub doc: ValidDocument,
+    pub status: String,
+    pub created_by: Option<i64>,
+    pub arrival: Option<Arrival>,
+    pub duplicates: Vec<i64>,
+    pub now_ms: i64,
+    pub audit_entry: NewAuditEntry,
+}
+
 /// The outcome of creating a document.
 #[derive(Clone, Debug)]
 pub struct Registration {
@@ -110,6 +125,50 @@ fn scope_where(w: &mut Where, scope: &ReadScope) {
     }
 }
 
+async fn insert_document(conn: &mut sqlx::AnyConnection, item: &NewDocument, arrival_number: Option<i64>) -> StorageResult<DocumentRow> {
+    let doc = &item.doc;
+    let recipients = serde_json::to_string(&doc.recipients).map_err(|e| StorageError::Other(e.to_string()))?;
+    let arrival = item.arrival.as_ref();
+    Ok(sqlx::query_as(&format!(
+        "INSERT INTO documents (agency_id, direction, document_type, status, subject, number, symbol, year, issuer_name, issuer_code, \
+         issued_on, urgency, signer_name, signer_position, signing_authority, page_count, recipients, deadline, unit_id, external_id, \
+         notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, arrival_series_id, arrival_year, arrived_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, $25, \
+         $26, $27, $28, $29) RETURNING {DOCUMENT_COLUMNS}"
+    ))
+    .bind(item.agency_id)
+    .bind(doc.direction.code())
+    .bind(&doc.document_type)
+    .bind(&item.status)
+    .bind(&doc.subject)
+    .bind(doc.number)
+    .bind(&doc.symbol)
+    .bind(doc.issued_on.map(|d| i64::from(chrono::Datelike::year(&d))))
+    .bind(&doc.issuer_name)
+    .bind(&doc.issuer_code)
+    .bind(doc.issued_on.map(|d| d.to_string()))
+    .bind(doc.urgency.code())
+    .bind(&doc.signer_name)
+    .bind(&doc.signer_position)
+    .bind(doc.signing_authority.map(|a| a.code()))
+    .bind(doc.page_count)
+    .bind(recipients)
+    .bind(doc.deadline.map(|d| d.to_string()))
+    .bind(doc.unit_id)
+    .bind(&doc.external_id)
+    .bind(&doc.notes)
+    .bind(item.duplicates.first().copied())
+    .bind(item.created_by)
+    .bind(item.now_ms)
+    .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
+    .bind(arrival_number)
+    .bind(arrival.map(|a| a.series_id))
+    .bind(arrival.map(|a| a.year))
+    .bind(arrival.map(|a| a.arrived_on.clone()))
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The text the substring filter searches: subject, symbol and issuer, lower-cased by Rust
 /// (Unicode-aware; SQLite's `LOWER()` folds only A-Z), one field per line.
 fn search_text(fields: &[Option<&str>]) -> String {
@@ -143,78 +202,73 @@ impl Db {
         now_ms: i64,
         audit_entry: NewAuditEntry,
     ) -> StorageResult<Registration> {
-        let duplicates = if doc.direction == crate::model::Direction::Incoming {
-            self.find_duplicates(agency_id, doc).await?
-        } else {
-            Vec::new()
-        };
-        let recipients = serde_json::to_string(&doc.recipients).map_err(|e| StorageError::Other(e.to_string()))?;
-        let mut tx = self.write.begin().await?;
-        // The number is taken first and written with the row: one statement less, and the
-        // counter's row lock (held to commit) orders concurrent registrations.
-        let arrival_number = match &arrival {
-            Some(a) => Some(series::next_number(&mut tx, a.series_id, a.year).await?),
-            None => None,
-        };
-        let row: DocumentRow = sqlx::query_as(&format!(
-            "INSERT INTO documents (agency_id, direction, document_type, status, subject, number, symbol, year, issuer_name, issuer_code, \
-             issued_on, urgency, signer_name, signer_position, signing_authority, page_count, recipients, deadline, unit_id, external_id, \
-             notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, arrival_series_id, arrival_year, arrived_on) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, $25, \
-             $26, $27, $28, $29) RETURNING {DOCUMENT_COLUMNS}"
-        ))
-        .bind(agency_id)
-        .bind(doc.direction.code())
-        .bind(&doc.document_type)
-        .bind(status)
-        .bind(&doc.subject)
-        .bind(doc.number)
-        .bind(&doc.symbol)
-        .bind(doc.issued_on.map(|d| i64::from(chrono::Datelike::year(&d))))
-        .bind(&doc.issuer_name)
-        .bind(&doc.issuer_code)
-        .bind(doc.issued_on.map(|d| d.to_string()))
-        .bind(doc.urgency.code())
-        .bind(&doc.signer_name)
-        .bind(&doc.signer_position)
-        .bind(doc.signing_authority.map(|a| a.code()))
-        .bind(doc.page_count)
-        .bind(recipients)
-        .bind(doc.deadline.map(|d| d.to_string()))
-        .bind(doc.unit_id)
-        .bind(&doc.external_id)
-        .bind(&doc.notes)
-        .bind(duplicates.first().copied())
-        .bind(created_by)
-        .bind(now_ms)
-        .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
-        .bind(arrival_number)
-        .bind(arrival.as_ref().map(|a| a.series_id))
-        .bind(arrival.as_ref().map(|a| a.year))
-        .bind(arrival.as_ref().map(|a| a.arrived_on.clone()))
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut details = serde_json::json!({"direction": doc.direction.code(), "document_type": doc.document_type});
-        if let Some(n) = arrival_number {
-            details["arrival_number"] = n.into();
-        }
-        if !duplicates.is_empty() {
-            details["duplicate_of"] = duplicates.clone().into();
-        }
-        let mut entry = audit_entry;
-        entry.target_id = Some(row.id.to_string());
-        entry.details = details.to_string();
-        audit::append(&mut tx, &[entry]).await?;
-        tx.commit().await?;
-        Ok(Registration {
-            document: row.into(),
+        let duplicates = self.find_duplicates(agency_id, doc).await?;
+        let item = NewDocument {
+            agency_id,
+            doc: doc.clone(),
+            status: status.to_string(),
+            created_by,
+            arrival,
             duplicates,
-        })
+            now_ms,
+            audit_entry,
+        };
+        let mut out = self.create_documents(std::slice::from_ref(&item)).await?;
+        out.pop().ok_or_else(|| StorageError::Corrupt("batch returned no row".into()))
+    }
+
+    /// Creates several documents in one transaction (group commit): one counter update per
+    /// register, one audit-chain append and one commit for the whole batch. All or nothing.
+    pub async fn create_documents(&self, items: &[NewDocument]) -> StorageResult<Vec<Registration>> {
+        let mut tx = self.write.begin().await?;
+        // Numbers first, one counter update per (register, year), in a fixed order so that two
+        // processes never wait on each other's counters in opposite orders.
+        let mut wanted: std::collections::BTreeMap<(i64, i64), i64> = std::collections::BTreeMap::new();
+        for a in items.iter().filter_map(|i| i.arrival.as_ref()) {
+            *wanted.entry((a.series_id, a.year)).or_default() += 1;
+        }
+        let mut next: std::collections::BTreeMap<(i64, i64), i64> = std::collections::BTreeMap::new();
+        for (&(series_id, year), &count) in &wanted {
+            let last = series::take_numbers(&mut tx, series_id, year, count).await?;
+            next.insert((series_id, year), last - count + 1);
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut entries = Vec::with_capacity(items.len());
+        for item in items {
+            let arrival_number = match &item.arrival {
+                Some(a) => {
+                    let slot = next.get_mut(&(a.series_id, a.year)).ok_or_else(|| StorageError::Corrupt("no number reserved".into()))?;
+                    let n = *slot;
+                    *slot += 1;
+                    Some(n)
+                }
+                None => None,
+            };
+            let row = insert_document(&mut tx, item, arrival_number).await?;
+            let mut details = serde_json::json!({"direction": item.doc.direction.code(), "document_type": item.doc.document_type});
+            if let Some(n) = arrival_number {
+                details["arrival_number"] = n.into();
+            }
+            if !item.duplicates.is_empty() {
+                details["duplicate_of"] = item.duplicates.clone().into();
+            }
+            let mut entry = item.audit_entry.clone();
+            entry.target_id = Some(row.id.to_string());
+            entry.details = details.to_string();
+            entries.push(entry);
+            out.push(Registration {
+                document: row.into(),
+                duplicates: item.duplicates.clone(),
+            });
+        }
+        audit::append(&mut tx, &entries).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Earlier incoming documents with the same identifier, or the same (number, symbol, issuer)
     /// (PL VI §III.1.h). Two index lookups, never a scan of the agency's documents.
-    async fn find_duplicates(&self, agency_id: i64, doc: &ValidDocument) -> StorageResult<Vec<i64>> {
+    pub async fn find_duplicates(&self, agency_id: i64, doc: &ValidDocument) -> StorageResult<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT id FROM documents WHERE agency_id = $1 AND external_id = $2 AND direction = 'incoming' \
              UNION SELECT id FROM documents WHERE agency_id = $1 AND number = $3 AND symbol = $4 AND issuer_name = $5 \

@@ -24,7 +24,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use audit::AuditVerification;
-pub use documents::{Arrival, DocumentFilter, NewFile, Registration, SortOrder};
+pub use documents::{Arrival, DocumentFilter, NewDocument, NewFile, Registration, SortOrder};
 pub use error::StorageError;
 pub use jobs::{Job, JobStats};
 pub use series::choose as choose_series;

@@ -13,12 +13,18 @@ const SERIES_COLUMNS: &str = "id, agency_id, code, name, direction, document_typ
 /// Takes the next number of `series_id` for `year` inside the caller's transaction. The row lock
 /// taken by the UPDATE is held until commit, which serialises concurrent registrations.
 pub(crate) async fn next_number(conn: &mut AnyConnection, series_id: i64, year: i64) -> StorageResult<i64> {
+    take_numbers(conn, series_id, year, 1).await
+}
+
+/// Takes `count` consecutive numbers and returns the last of them.
+pub(crate) async fn take_numbers(conn: &mut AnyConnection, series_id: i64, year: i64, count: i64) -> StorageResult<i64> {
     for _ in 0..2 {
         let next: Option<(i64,)> = sqlx::query_as(
-            "UPDATE series_counters SET last_number = last_number + 1 WHERE series_id = $1 AND year = $2 RETURNING last_number",
+            "UPDATE series_counters SET last_number = last_number + $3 WHERE series_id = $1 AND year = $2 RETURNING last_number",
         )
         .bind(series_id)
         .bind(year)
+        .bind(count)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some((n,)) = next {
