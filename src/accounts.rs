@@ -26,7 +26,13 @@ const TOUCH_EVERY_MS: i64 = 30_000;
 
 pub async fn login(s: &Services, username: &str, pw: &str, ip: Option<String>) -> AppResult<LoginResult> {
     let sec = &s.config.security;
-    let invalid = || AppError::new(ErrorKind::Unauthenticated, "auth.invalid_credentials", "wrong user name or password");
+    let invalid = || {
+        AppError::new(
+            ErrorKind::Unauthenticated,
+            "auth.invalid_credentials",
+            "wrong user name or password",
+        )
+    };
     let now = s.clock.now_ms();
     let auth = match s.db.user_auth(username).await {
         Ok(a) => a,
@@ -36,9 +42,19 @@ pub async fn login(s: &Services, username: &str, pw: &str, ip: Option<String>) -
             let decoy = password::decoy_hash(m, t);
             let pw = pw.to_string();
             let _ = tokio::task::spawn_blocking(move || password::verify(&pw, &decoy)).await;
-            let actor = Actor { user_id: None, name: username.chars().take(100).collect(), ip };
-            s.db.append_audit(&[actor.entry(now, "auth.login_failed", "user", None, serde_json::json!({"reason": "unknown user"}))])
-                .await?;
+            let actor = Actor {
+                user_id: None,
+                name: username.chars().take(100).collect(),
+                ip,
+            };
+            s.db.append_audit(&[actor.entry(
+                now,
+                "auth.login_failed",
+                "user",
+                None,
+                serde_json::json!({"reason": "unknown user"}),
+            )])
+            .await?;
             return Err(invalid());
         }
         Err(e) => return Err(e.into()),
@@ -61,21 +77,39 @@ pub async fn login(s: &Services, username: &str, pw: &str, ip: Option<String>) -
         .await
         .map_err(|e| AppError::internal(e.to_string()))?;
     if !ok {
-        let entry = actor.entry(now, "auth.login_failed", "user", Some(auth.user.id.to_string()), serde_json::json!({"reason": "wrong password"}));
-        let locked = s.db.record_failed_login(auth.user.id, sec.max_failed_logins, entry).await?;
+        let entry = actor.entry(
+            now,
+            "auth.login_failed",
+            "user",
+            Some(auth.user.id.to_string()),
+            serde_json::json!({"reason": "wrong password"}),
+        );
+        let locked =
+            s.db.record_failed_login(auth.user.id, sec.max_failed_logins, entry)
+                .await?;
         if locked {
             return Err(AppError::new(
                 ErrorKind::Locked,
                 "auth.account_locked",
-                format!("too many failed logins ({}); the account is now locked", sec.max_failed_logins),
+                format!(
+                    "too many failed logins ({}); the account is now locked",
+                    sec.max_failed_logins
+                ),
             ));
         }
         return Err(invalid());
     }
     let (tok, hash) = token::generate();
     let expires_at = now + i64::try_from(sec.session_absolute_secs).unwrap_or(i64::MAX / 4) * 1000;
-    let entry = actor.entry(now, "auth.login", "user", Some(auth.user.id.to_string()), serde_json::json!({}));
-    s.db.create_session(&hash, auth.user.id, now, expires_at, ip.as_deref(), entry).await?;
+    let entry = actor.entry(
+        now,
+        "auth.login",
+        "user",
+        Some(auth.user.id.to_string()),
+        serde_json::json!({}),
+    );
+    s.db.create_session(&hash, auth.user.id, now, expires_at, ip.as_deref(), entry)
+        .await?;
     Ok(LoginResult {
         token: tok,
         expires_at,
@@ -89,13 +123,25 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
     let hash = token::hash(bearer);
     let now = s.clock.now_ms();
     let idle_ms = i64::try_from(s.config.security.session_idle_secs).unwrap_or(i64::MAX / 4) * 1000;
-    let expired = || AppError::new(ErrorKind::Unauthenticated, "auth.session_expired", "the session has expired; log in again");
+    let expired = || {
+        AppError::new(
+            ErrorKind::Unauthenticated,
+            "auth.session_expired",
+            "the session has expired; log in again",
+        )
+    };
     if let Some(c) = s.sessions.get(&hash) {
         let fresh = c.recheck_at.is_none_or(|t| now < t);
         if fresh && now < c.expires_at && now - c.last_seen_at < idle_ms {
             if now - c.last_seen_at > TOUCH_EVERY_MS {
                 s.db.touch_session(&hash, now).await?;
-                s.sessions.put(&hash, CachedSession { last_seen_at: now, ..c.clone() });
+                s.sessions.put(
+                    &hash,
+                    CachedSession {
+                        last_seen_at: now,
+                        ..c.clone()
+                    },
+                );
             }
             return Ok(c.principal);
         }
@@ -103,7 +149,11 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
     }
     let session = match s.db.session(&hash).await {
         Ok(v) => v,
-        Err(StorageError::NotFound) => return Err(AppError::unauthenticated("unknown or revoked session token; log in again")),
+        Err(StorageError::NotFound) => {
+            return Err(AppError::unauthenticated(
+                "unknown or revoked session token; log in again",
+            ))
+        }
         Err(e) => return Err(e.into()),
     };
     if now >= session.expires_at || now - session.last_seen_at >= idle_ms {
@@ -111,7 +161,11 @@ pub async fn authenticate(s: &Services, bearer: &str) -> AppResult<Principal> {
         return Err(expired());
     }
     if session.user.locked {
-        return Err(AppError::new(ErrorKind::Locked, "auth.account_locked", "this account is locked"));
+        return Err(AppError::new(
+            ErrorKind::Locked,
+            "auth.account_locked",
+            "this account is locked",
+        ));
     }
     let (principal, recheck_at) = principal_for(s, &session.user, now).await?;
     let mut last_seen_at = session.last_seen_at;
@@ -137,12 +191,20 @@ pub async fn principal_for(s: &Services, user: &User, now_ms: i64) -> AppResult<
     let mut grants: Vec<Grant> = user
         .roles
         .iter()
-        .map(|r| Grant { role: *r, unit_id: user.unit_id, delegated_by: None })
+        .map(|r| Grant {
+            role: *r,
+            unit_id: user.unit_id,
+            delegated_by: None,
+        })
         .collect();
     let recheck_at = s.db.next_delegation_change(user.id, now_ms).await?;
     for d in s.db.active_delegations(user.id, now_ms).await? {
         for role in Role::parse_list(&d.roles) {
-            grants.push(Grant { role, unit_id: d.delegator_unit_id, delegated_by: Some(d.delegator_id) });
+            grants.push(Grant {
+                role,
+                unit_id: d.delegator_unit_id,
+                delegated_by: Some(d.delegator_id),
+            });
         }
     }
     let principal = Principal {
@@ -159,8 +221,18 @@ pub async fn principal_for(s: &Services, user: &User, now_ms: i64) -> AppResult<
 pub async fn logout(s: &Services, bearer: &str, principal: &Principal, ip: Option<String>) -> AppResult<()> {
     let hash = token::hash(bearer);
     s.sessions.remove(&hash);
-    let actor = Actor { user_id: Some(principal.user_id), name: principal.username.clone(), ip };
-    let entry = actor.entry(s.clock.now_ms(), "auth.logout", "user", Some(principal.user_id.to_string()), serde_json::json!({}));
+    let actor = Actor {
+        user_id: Some(principal.user_id),
+        name: principal.username.clone(),
+        ip,
+    };
+    let entry = actor.entry(
+        s.clock.now_ms(),
+        "auth.logout",
+        "user",
+        Some(principal.user_id.to_string()),
+        serde_json::json!({}),
+    );
     s.db.delete_session(&hash, Some(entry)).await?;
     Ok(())
 }
@@ -176,7 +248,13 @@ pub async fn hash_new_password(s: &Services, pw: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(e.to_string()))
 }
 
-pub async fn change_own_password(s: &Services, p: &Principal, current: &str, new: &str, ip: Option<String>) -> AppResult<()> {
+pub async fn change_own_password(
+    s: &Services,
+    p: &Principal,
+    current: &str,
+    new: &str,
+    ip: Option<String>,
+) -> AppResult<()> {
     let auth = s.db.user_auth(&p.username).await?;
     let stored = auth.password_hash.clone();
     let cur = current.to_string();
@@ -184,13 +262,32 @@ pub async fn change_own_password(s: &Services, p: &Principal, current: &str, new
         .await
         .map_err(|e| AppError::internal(e.to_string()))?;
     if !ok {
-        return Err(AppError::new(ErrorKind::Forbidden, "auth.invalid_credentials", "the current password is wrong"));
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "auth.invalid_credentials",
+            "the current password is wrong",
+        ));
     }
     let hash = hash_new_password(s, new).await?;
-    let actor = Actor { user_id: Some(p.user_id), name: p.username.clone(), ip };
+    let actor = Actor {
+        user_id: Some(p.user_id),
+        name: p.username.clone(),
+        ip,
+    };
     let now = s.clock.now_ms();
-    s.db.set_password(p.user_id, &hash, now, actor.entry(now, "user.password_changed", "user", Some(p.user_id.to_string()), serde_json::json!({})))
-        .await?;
+    s.db.set_password(
+        p.user_id,
+        &hash,
+        now,
+        actor.entry(
+            now,
+            "user.password_changed",
+            "user",
+            Some(p.user_id.to_string()),
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
     s.sessions.remove_user(p.user_id);
     Ok(())
 }

@@ -8,13 +8,17 @@ use crate::auth::{Action, Principal};
 use crate::error::{AppError, AppResult};
 use crate::model::{symbol, AgencyCode, Role, SigningAuthority};
 use crate::services::Services;
-use crate::storage::{Agency, Delegation, NewAgency, NewDelegation, NewSeries, NewUnit, NewUser, NumberSeries, StorageError, Unit, User};
+use crate::storage::{
+    Agency, Delegation, NewAgency, NewDelegation, NewSeries, NewUnit, NewUser, NumberSeries, StorageError, Unit, User,
+};
 
 fn need(p: &Principal, a: Action, what: &str) -> AppResult<()> {
     if p.can(a) {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!("only an administrator (quản trị) can {what}")))
+        Err(AppError::forbidden(format!(
+            "only an administrator (quản trị) can {what}"
+        )))
     }
 }
 
@@ -23,7 +27,10 @@ fn text(field: &'static str, v: &str, max: usize) -> AppResult<String> {
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(AppError {
             field: Some(field),
-            ..AppError::bad_request("validation.invalid_value", format!("{field} must be 1 to {max} printable characters"))
+            ..AppError::bad_request(
+                "validation.invalid_value",
+                format!("{field} must be 1 to {max} printable characters"),
+            )
         });
     }
     Ok(v.to_string())
@@ -53,17 +60,34 @@ pub async fn create_agency(s: &Services, actor: &Actor, input: &AgencyInput) -> 
         field: Some("code"),
         ..AppError::bad_request("agency.invalid_code", format!("{e} (got {:?})", input.code))
     })?;
-    symbol::check_abbreviation("agency", input.abbreviation.trim()).map_err(|e| AppError::bad_request("validation.invalid_value", e.to_string()))?;
+    symbol::check_abbreviation("agency", input.abbreviation.trim())
+        .map_err(|e| AppError::bad_request("validation.invalid_value", e.to_string()))?;
     let a = NewAgency {
         code: code.to_string(),
         name: text("name", &input.name, 300)?,
         abbreviation: input.abbreviation.trim().to_string(),
-        parent_name: input.parent_name.as_deref().map(|v| text("parent_name", v, 300)).transpose()?,
-        place_name: input.place_name.as_deref().map(|v| text("place_name", v, 100)).transpose()?,
+        parent_name: input
+            .parent_name
+            .as_deref()
+            .map(|v| text("parent_name", v, 300))
+            .transpose()?,
+        place_name: input
+            .place_name
+            .as_deref()
+            .map(|v| text("place_name", v, 100))
+            .transpose()?,
     };
     let now = s.clock.now_ms();
-    let entry = actor.entry(now, "agency.create", "agency", None, serde_json::json!({"code": a.code}));
-    s.db.create_agency(&a, now, entry).await.map_err(|e| conflict(e, "agency.duplicate", "an agency with this code"))
+    let entry = actor.entry(
+        now,
+        "agency.create",
+        "agency",
+        None,
+        serde_json::json!({"code": a.code}),
+    );
+    s.db.create_agency(&a, now, entry)
+        .await
+        .map_err(|e| conflict(e, "agency.duplicate", "an agency with this code"))
 }
 
 pub async fn create_agency_as(s: &Services, p: &Principal, actor: &Actor, input: &AgencyInput) -> AppResult<Agency> {
@@ -80,7 +104,8 @@ pub struct UnitInput {
 }
 
 pub async fn create_unit(s: &Services, actor: &Actor, agency_id: i64, input: &UnitInput) -> AppResult<Unit> {
-    symbol::check_abbreviation("unit", input.abbreviation.trim()).map_err(|e| AppError::bad_request("validation.invalid_value", e.to_string()))?;
+    symbol::check_abbreviation("unit", input.abbreviation.trim())
+        .map_err(|e| AppError::bad_request("validation.invalid_value", e.to_string()))?;
     let u = NewUnit {
         agency_id,
         parent_id: input.parent_id,
@@ -90,8 +115,17 @@ pub async fn create_unit(s: &Services, actor: &Actor, agency_id: i64, input: &Un
     let now = s.clock.now_ms();
     let entry = actor.entry(now, "unit.create", "unit", None, serde_json::json!({"name": u.name}));
     match s.db.create_unit(&u, now, entry).await {
-        Err(StorageError::NotFound) => Err(AppError::bad_request("validation.invalid_value", "parent_id is not a unit")),
-        other => other.map_err(|e| conflict(e, "unit.duplicate", "a unit with this abbreviation (or the parent is in another agency)")),
+        Err(StorageError::NotFound) => Err(AppError::bad_request(
+            "validation.invalid_value",
+            "parent_id is not a unit",
+        )),
+        other => other.map_err(|e| {
+            conflict(
+                e,
+                "unit.duplicate",
+                "a unit with this abbreviation (or the parent is in another agency)",
+            )
+        }),
     }
 }
 
@@ -138,7 +172,9 @@ pub async fn create_user(
 ) -> AppResult<User> {
     let username = input.username.trim();
     let valid_name = (3..=64).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-');
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-');
     if !valid_name {
         return Err(AppError::bad_request(
             "user.invalid_username",
@@ -152,7 +188,10 @@ pub async fn create_user(
     if let Some(u) = input.unit_id {
         let unit = s.db.unit(u).await.map_err(|e| AppError::storage(e, "unit"))?;
         if unit.agency_id != agency_id {
-            return Err(AppError::bad_request("validation.invalid_value", "unit_id belongs to another agency"));
+            return Err(AppError::bad_request(
+                "validation.invalid_value",
+                "unit_id belongs to another agency",
+            ));
         }
     }
     let hash = match password_hash {
@@ -165,12 +204,24 @@ pub async fn create_user(
         password_hash: hash,
         agency_id,
         unit_id: input.unit_id,
-        position: input.position.as_deref().map(|v| text("position", v, 200)).transpose()?,
+        position: input
+            .position
+            .as_deref()
+            .map(|v| text("position", v, 200))
+            .transpose()?,
         roles,
     };
     let now = s.clock.now_ms();
-    let entry = actor.entry(now, "user.create", "user", None, serde_json::json!({"username": u.username, "roles": Role::join(&u.roles)}));
-    s.db.create_user(&u, now, entry).await.map_err(|e| conflict(e, "user.duplicate", "a user with this name"))
+    let entry = actor.entry(
+        now,
+        "user.create",
+        "user",
+        None,
+        serde_json::json!({"username": u.username, "roles": Role::join(&u.roles)}),
+    );
+    s.db.create_user(&u, now, entry)
+        .await
+        .map_err(|e| conflict(e, "user.duplicate", "a user with this name"))
 }
 
 pub async fn create_user_as(s: &Services, p: &Principal, actor: &Actor, input: &UserInput) -> AppResult<User> {
@@ -181,7 +232,13 @@ pub async fn create_user_as(s: &Services, p: &Principal, actor: &Actor, input: &
 /// Locks or unlocks an account (CLI: by user name; API: by id within the admin's agency).
 pub async fn set_locked(s: &Services, actor: &Actor, user: &User, locked: bool) -> AppResult<()> {
     let action = if locked { "user.lock" } else { "user.unlock" };
-    let entry = actor.entry(s.clock.now_ms(), action, "user", Some(user.id.to_string()), serde_json::json!({}));
+    let entry = actor.entry(
+        s.clock.now_ms(),
+        action,
+        "user",
+        Some(user.id.to_string()),
+        serde_json::json!({}),
+    );
     s.db.set_user_locked(user.id, locked, entry).await?;
     s.sessions.remove_user(user.id);
     Ok(())
@@ -204,7 +261,13 @@ pub async fn set_locked_as(s: &Services, p: &Principal, actor: &Actor, user_id: 
 pub async fn set_password(s: &Services, actor: &Actor, user: &User, password: &str) -> AppResult<()> {
     let hash = crate::accounts::hash_new_password(s, password).await?;
     let now = s.clock.now_ms();
-    let entry = actor.entry(now, "user.password_set", "user", Some(user.id.to_string()), serde_json::json!({}));
+    let entry = actor.entry(
+        now,
+        "user.password_set",
+        "user",
+        Some(user.id.to_string()),
+        serde_json::json!({}),
+    );
     s.db.set_password(user.id, &hash, now, entry).await?;
     s.sessions.remove_user(user.id);
     Ok(())
@@ -232,34 +295,60 @@ fn instant(field: &'static str, v: &str) -> AppResult<i64> {
         .map(|t| t.timestamp_millis())
         .map_err(|_| AppError {
             field: Some(field),
-            ..AppError::bad_request("validation.invalid_date", format!("{field} must be an RFC 3339 time such as 2026-12-01T08:00:00+07:00"))
+            ..AppError::bad_request(
+                "validation.invalid_date",
+                format!("{field} must be an RFC 3339 time such as 2026-12-01T08:00:00+07:00"),
+            )
         })
 }
 
 /// Creates a time-bounded delegation (ủy quyền). Only roles held in person can be lent
 /// (no re-delegation), only within one agency, and a TUQ needs a written legal basis.
-pub async fn create_delegation(s: &Services, p: &Principal, actor: &Actor, input: &DelegationInput) -> AppResult<Delegation> {
+pub async fn create_delegation(
+    s: &Services,
+    p: &Principal,
+    actor: &Actor,
+    input: &DelegationInput,
+) -> AppResult<Delegation> {
     need(p, Action::ManageDelegations, "create delegations")?;
     let delegator_id = input.delegator_id.unwrap_or(p.user_id);
     if delegator_id != p.user_id && !p.has(Role::QuanTri) {
         return Err(AppError::forbidden("you can only delegate your own powers"));
     }
-    let delegator = s.db.user(delegator_id).await.map_err(|e| AppError::storage(e, "delegator"))?;
-    let delegate = s.db.user(input.delegate_id).await.map_err(|e| AppError::storage(e, "delegate"))?;
+    let delegator =
+        s.db.user(delegator_id)
+            .await
+            .map_err(|e| AppError::storage(e, "delegator"))?;
+    let delegate =
+        s.db.user(input.delegate_id)
+            .await
+            .map_err(|e| AppError::storage(e, "delegate"))?;
     if delegator.agency_id != p.agency_id || delegate.agency_id != p.agency_id {
-        return Err(AppError::bad_request("delegation.other_agency", "delegator and delegate must belong to your agency"));
+        return Err(AppError::bad_request(
+            "delegation.other_agency",
+            "delegator and delegate must belong to your agency",
+        ));
     }
     if delegator.id == delegate.id {
-        return Err(AppError::bad_request("delegation.self", "a user cannot delegate to themselves"));
+        return Err(AppError::bad_request(
+            "delegation.self",
+            "a user cannot delegate to themselves",
+        ));
     }
     let roles = parse_roles(&input.roles)?;
     if roles.is_empty() {
-        return Err(AppError::bad_request("delegation.no_role", "a delegation lends at least one role"));
+        return Err(AppError::bad_request(
+            "delegation.no_role",
+            "a delegation lends at least one role",
+        ));
     }
     if let Some(r) = roles.iter().find(|r| !delegator.roles.contains(r)) {
         return Err(AppError::bad_request(
             "delegation.not_held",
-            format!("the delegator does not hold the role {} in person; delegated powers cannot be delegated again", r.code()),
+            format!(
+                "the delegator does not hold the role {} in person; delegated powers cannot be delegated again",
+                r.code()
+            ),
         ));
     }
     let authority = SigningAuthority::parse(input.authority.trim())
@@ -268,10 +357,16 @@ pub async fn create_delegation(s: &Services, p: &Principal, actor: &Actor, input
     let valid_from = instant("valid_from", &input.valid_from)?;
     let valid_to = instant("valid_to", &input.valid_to)?;
     if valid_to <= valid_from {
-        return Err(AppError::bad_request("delegation.bad_window", "valid_to must be after valid_from"));
+        return Err(AppError::bad_request(
+            "delegation.bad_window",
+            "valid_to must be after valid_from",
+        ));
     }
     if authority == SigningAuthority::Tuq && valid_to - valid_from > 366 * 24 * 3600 * 1000 {
-        return Err(AppError::bad_request("delegation.bad_window", "a TUQ authorisation must be time-limited (at most one year)"));
+        return Err(AppError::bad_request(
+            "delegation.bad_window",
+            "a TUQ authorisation must be time-limited (at most one year)",
+        ));
     }
     let d = NewDelegation {
         agency_id: p.agency_id,
@@ -299,12 +394,21 @@ pub async fn create_delegation(s: &Services, p: &Principal, actor: &Actor, input
 
 pub async fn revoke_delegation(s: &Services, p: &Principal, actor: &Actor, id: i64) -> AppResult<Delegation> {
     need(p, Action::ManageDelegations, "revoke delegations")?;
-    let d = s.db.delegation(id).await.map_err(|e| AppError::storage(e, "delegation"))?;
+    let d =
+        s.db.delegation(id)
+            .await
+            .map_err(|e| AppError::storage(e, "delegation"))?;
     if d.agency_id != p.agency_id || (d.delegator_id != p.user_id && !p.has(Role::QuanTri)) {
         return Err(AppError::not_found("delegation"));
     }
     let now = s.clock.now_ms();
-    let entry = actor.entry(now, "delegation.revoke", "delegation", Some(id.to_string()), serde_json::json!({}));
+    let entry = actor.entry(
+        now,
+        "delegation.revoke",
+        "delegation",
+        Some(id.to_string()),
+        serde_json::json!({}),
+    );
     s.db.revoke_delegation(id, now, entry)
         .await
         .map_err(|e| AppError::storage(e, "active delegation"))?;
@@ -329,23 +433,40 @@ pub struct SeriesInput {
 pub async fn create_series(s: &Services, p: &Principal, actor: &Actor, input: &SeriesInput) -> AppResult<NumberSeries> {
     need(p, Action::ManageNumberSeries, "configure number series")?;
     let code = input.code.trim();
-    if code.is_empty() || code.len() > 32 || !code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(AppError::bad_request("validation.invalid_value", "code must be 1 to 32 characters of a-z, 0-9 or '_'"));
+    if code.is_empty()
+        || code.len() > 32
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(AppError::bad_request(
+            "validation.invalid_value",
+            "code must be 1 to 32 characters of a-z, 0-9 or '_'",
+        ));
     }
     if !matches!(input.direction.as_str(), "outgoing" | "incoming") {
-        return Err(AppError::bad_request("validation.invalid_value", "direction must be outgoing or incoming"));
+        return Err(AppError::bad_request(
+            "validation.invalid_value",
+            "direction must be outgoing or incoming",
+        ));
     }
     let today = s.clock.today();
     let mut types = Vec::new();
     for t in &input.document_types {
         let t = t.trim();
         if t != "*" && s.catalog.get(today, t).is_none() {
-            return Err(AppError::bad_request("document.unknown_type", format!("unknown document type {t:?}")));
+            return Err(AppError::bad_request(
+                "document.unknown_type",
+                format!("unknown document type {t:?}"),
+            ));
         }
         types.push(t.to_string());
     }
     if types.is_empty() || (types.len() > 1 && types.iter().any(|t| t == "*")) {
-        return Err(AppError::bad_request("validation.invalid_value", "document_types is either [\"*\"] or a list of type codes"));
+        return Err(AppError::bad_request(
+            "validation.invalid_value",
+            "document_types is either [\"*\"] or a list of type codes",
+        ));
     }
     let ns = NewSeries {
         agency_id: p.agency_id,
@@ -353,9 +474,21 @@ pub async fn create_series(s: &Services, p: &Principal, actor: &Actor, input: &S
         name: text("name", &input.name, 200)?,
         direction: input.direction.clone(),
         document_types: types.join(","),
-        advisory_body: input.advisory_body.as_deref().map(|v| text("advisory_body", v, 300)).transpose()?,
+        advisory_body: input
+            .advisory_body
+            .as_deref()
+            .map(|v| text("advisory_body", v, 300))
+            .transpose()?,
     };
     let now = s.clock.now_ms();
-    let entry = actor.entry(now, "series.create", "number_series", None, serde_json::json!({"code": ns.code, "types": ns.document_types}));
-    s.db.create_series(&ns, now, entry).await.map_err(|e| conflict(e, "series.duplicate", "a series with this code"))
+    let entry = actor.entry(
+        now,
+        "series.create",
+        "number_series",
+        None,
+        serde_json::json!({"code": ns.code, "types": ns.document_types}),
+    );
+    s.db.create_series(&ns, now, entry)
+        .await
+        .map_err(|e| conflict(e, "series.duplicate", "a series with this code"))
 }

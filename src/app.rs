@@ -49,7 +49,8 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
     .await
     .map_err(BuildError::Database)?;
     db.migrate().await.map_err(BuildError::Database)?;
-    let objects = Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
+    let objects =
+        Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
     Ok(Services {
         audit: AuditSink::start(db.clone()),
         registrar: Registrar::start(db.clone()),
@@ -70,7 +71,9 @@ impl App {
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
         let addr = config.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|reason| BuildError::Bind { addr, reason })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|reason| BuildError::Bind { addr, reason })?;
         let services = services(config, clock).await?;
         Ok(Self {
             listener,
@@ -80,7 +83,9 @@ impl App {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn services(&self) -> &Services {
@@ -96,7 +101,11 @@ impl App {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut background = Vec::new();
         if self.services.config.jobs.enabled {
-            background.push(tokio::spawn(crate::jobs::run_worker(self.services.clone(), self.handlers.clone(), stop_rx.clone())));
+            background.push(tokio::spawn(crate::jobs::run_worker(
+                self.services.clone(),
+                self.handlers.clone(),
+                stop_rx.clone(),
+            )));
         }
         background.push(tokio::spawn(refresh_gauges(self.services.clone(), stop_rx)));
         let result = crate::http::serve(self.listener, self.services.clone(), shutdown).await;
@@ -116,7 +125,9 @@ async fn refresh_gauges(s: Services, mut stop: watch::Receiver<bool>) {
             Ok(st) => {
                 s.metrics.job_queue_depth.set(st.depth);
                 s.metrics.jobs_failed.set(st.failed);
-                let age = st.oldest_created_at.map_or(0.0, |t| ((s.clock.now_ms() - t).max(0) as f64) / 1000.0);
+                let age = st
+                    .oldest_created_at
+                    .map_or(0.0, |t| ((s.clock.now_ms() - t).max(0) as f64) / 1000.0);
                 s.metrics.job_oldest_age_seconds.set(age);
                 s.metrics.db_up.set(1);
             }

@@ -57,7 +57,8 @@ pub struct ShiftedClock(std::sync::atomic::AtomicI64);
 
 impl ShiftedClock {
     pub fn advance(&self, by: chrono::Duration) {
-        self.0.fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -180,15 +180,16 @@ impl Config {
     /// Loads defaults, then the file (explicit `path`, else `./vanthu.toml` when present), then the
     /// process environment.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let env: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("VANTHU_"))
-            .collect();
+        let env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("VANTHU_")).collect();
         let path = path.map(Path::to_path_buf).or_else(|| {
             let default = PathBuf::from("vanthu.toml");
             default.exists().then_some(default)
         });
         let file = match &path {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|reason| ConfigError::Read { path: p.clone(), reason })?),
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|reason| ConfigError::Read {
+                path: p.clone(),
+                reason,
+            })?),
             None => None,
         };
         Self::from_layers(file.as_deref(), path.as_deref(), &env)

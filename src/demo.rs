@@ -12,7 +12,13 @@ pub const DEMO_PASSWORD: &str = "vanthu-demo";
 pub const DEMO_USERS: [(&str, &str, &str, &str, &str); 6] = [
     ("vanthu", "Nguyễn Thị Thu", "Văn thư cơ quan", "van_thu", "VP"),
     ("lanhdao", "Trần Văn Minh", "Cục trưởng", "lanh_dao", "VP"),
-    ("truongphong", "Lê Hoàng Nam", "Trưởng phòng Nghiệp vụ", "truong_don_vi", "NV"),
+    (
+        "truongphong",
+        "Lê Hoàng Nam",
+        "Trưởng phòng Nghiệp vụ",
+        "truong_don_vi",
+        "NV",
+    ),
     ("chuyenvien", "Phạm Thị Hương", "Chuyên viên", "chuyen_vien", "NV"),
     ("luutru", "Đỗ Quang Huy", "Lưu trữ viên", "luu_tru", "VP"),
     ("quantri", "Vũ Đức Anh", "Quản trị hệ thống", "quan_tri", "VP"),
@@ -37,8 +43,22 @@ pub async fn seed_if_empty(s: &Services) -> AppResult<bool> {
     )
     .await?;
     let mut unit_ids = std::collections::HashMap::new();
-    for (name, abbr) in [("Văn phòng", "VP"), ("Phòng Nghiệp vụ và Tổ chức thi hành án", "NV"), ("Phòng Kiểm tra", "KT")] {
-        let unit = admin::create_unit(s, &actor, agency.id, &UnitInput { name: name.into(), abbreviation: abbr.into(), parent_id: None }).await?;
+    for (name, abbr) in [
+        ("Văn phòng", "VP"),
+        ("Phòng Nghiệp vụ và Tổ chức thi hành án", "NV"),
+        ("Phòng Kiểm tra", "KT"),
+    ] {
+        let unit = admin::create_unit(
+            s,
+            &actor,
+            agency.id,
+            &UnitInput {
+                name: name.into(),
+                abbreviation: abbr.into(),
+                parent_id: None,
+            },
+        )
+        .await?;
         unit_ids.insert(abbr, unit.id);
     }
     let (m, t) = (s.config.security.argon2_memory_kib, s.config.security.argon2_iterations);

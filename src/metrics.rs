@@ -53,7 +53,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("vanthu");
         let requests = Family::<RouteLabels, Counter>::default();
         let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
         });
         let jobs_run = Family::<JobLabels, Counter>::default();
         let job_queue_depth = Gauge::default();
@@ -61,12 +63,28 @@ impl Metrics {
         let jobs_failed = Gauge::default();
         let db_up = Gauge::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
         registry.register("jobs_run", "Job attempts by kind and outcome", jobs_run.clone());
         registry.register("job_queue_depth", "Jobs waiting or running", job_queue_depth.clone());
-        registry.register("job_oldest_age_seconds", "Age of the oldest waiting job", job_oldest_age_seconds.clone());
-        registry.register("jobs_failed", "Jobs given up after their last attempt", jobs_failed.clone());
-        registry.register("database_up", "1 when the database answered the last probe", db_up.clone());
+        registry.register(
+            "job_oldest_age_seconds",
+            "Age of the oldest waiting job",
+            job_oldest_age_seconds.clone(),
+        );
+        registry.register(
+            "jobs_failed",
+            "Jobs given up after their last attempt",
+            jobs_failed.clone(),
+        );
+        registry.register(
+            "database_up",
+            "1 when the database answered the last probe",
+            db_up.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,

@@ -143,7 +143,13 @@ impl Objects {
     pub async fn get_stream(
         &self,
         key: &str,
-    ) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + Send + 'static), ObjectError> {
+    ) -> Result<
+        (
+            u64,
+            impl Stream<Item = Result<Bytes, object_store::Error>> + Send + 'static,
+        ),
+        ObjectError,
+    > {
         match self.store.get(&Path::from(key)).await {
             Ok(r) => Ok((r.meta.size, r.into_stream())),
             Err(object_store::Error::NotFound { .. }) => Err(ObjectError::NotFound),
@@ -182,10 +188,16 @@ mod tests {
     #[tokio::test]
     async fn content_addressed_and_deduplicated() {
         let objects = Objects::open("memory://", &[]).expect("open");
-        let a = objects.put_stream(chunks(vec![b"van ", b"thu"]), 100).await.expect("put");
+        let a = objects
+            .put_stream(chunks(vec![b"van ", b"thu"]), 100)
+            .await
+            .expect("put");
         assert_eq!(a.sha256, hex::encode(ring::digest::digest(&SHA256, b"van thu")));
         assert_eq!(a.size, 7);
-        let b = objects.put_stream(chunks(vec![b"van thu"]), 100).await.expect("put again");
+        let b = objects
+            .put_stream(chunks(vec![b"van thu"]), 100)
+            .await
+            .expect("put again");
         assert_eq!(a, b);
         assert_eq!(objects.digest(&a.key).await.expect("digest"), (a.sha256.clone(), 7));
     }
@@ -193,7 +205,10 @@ mod tests {
     #[tokio::test]
     async fn over_the_limit_is_refused_and_leaves_nothing() {
         let objects = Objects::open("memory://", &[]).expect("open");
-        let err = objects.put_stream(chunks(vec![b"0123456789", b"0123456789"]), 15).await.expect_err("too large");
+        let err = objects
+            .put_stream(chunks(vec![b"0123456789", b"0123456789"]), 15)
+            .await
+            .expect_err("too large");
         assert!(matches!(err, ObjectError::TooLarge { limit: 15 }));
         let listed: Vec<_> = objects.raw().list(None).collect().await;
         assert!(listed.is_empty(), "{listed:?}");

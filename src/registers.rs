@@ -66,7 +66,9 @@ fn type_and_subject(catalog: &DocumentTypeCatalog, d: &Document) -> String {
         .as_deref()
         .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .unwrap_or_else(|| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default());
-    let name = catalog.get(on, &d.document_type).map_or(d.document_type.as_str(), |t| t.name.as_str());
+    let name = catalog
+        .get(on, &d.document_type)
+        .map_or(d.document_type.as_str(), |t| t.name.as_str());
     format!("{name}: {}", d.subject)
 }
 
@@ -113,7 +115,12 @@ pub fn build(
                 ]
             })
             .collect();
-        ("SỔ ĐĂNG KÝ VĂN BẢN ĐẾN", &INCOMING_COLUMNS, rows, docs.iter().filter_map(|d| d.arrival_number).collect())
+        (
+            "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN",
+            &INCOMING_COLUMNS,
+            rows,
+            docs.iter().filter_map(|d| d.arrival_number).collect(),
+        )
     } else {
         let rows = docs
             .iter()
@@ -132,7 +139,12 @@ pub fn build(
                 ]
             })
             .collect();
-        ("SỔ ĐĂNG KÝ VĂN BẢN ĐI", &OUTGOING_COLUMNS, rows, docs.iter().filter_map(|d| d.number).collect())
+        (
+            "SỔ ĐĂNG KÝ VĂN BẢN ĐI",
+            &OUTGOING_COLUMNS,
+            rows,
+            docs.iter().filter_map(|d| d.number).collect(),
+        )
     };
     Register {
         direction: direction.to_string(),
@@ -206,12 +218,23 @@ mod tests {
     #[test]
     fn incoming_register_has_the_ten_columns_of_phu_luc_iv() {
         let units = HashMap::from([(5, "Phòng Nghiệp vụ".to_string())]);
-        let r = build("incoming", "Cục THADS", "2026-03-01", "2026-03-31", &[doc(1), doc(2)], &units, &DocumentTypeCatalog::embedded());
+        let r = build(
+            "incoming",
+            "Cục THADS",
+            "2026-03-01",
+            "2026-03-31",
+            &[doc(1), doc(2)],
+            &units,
+            &DocumentTypeCatalog::embedded(),
+        );
         assert_eq!(r.columns.len(), 10);
         assert_eq!(r.rows[0][0], "06/03/2026");
         assert_eq!(r.rows[0][1], "1");
         assert_eq!(r.rows[0][3], "120/BTP-VP");
-        assert_eq!(r.rows[0][5], "Công văn: Về việc báo cáo kết quả thi hành án dân sự năm 2026");
+        assert_eq!(
+            r.rows[0][5],
+            "Công văn: Về việc báo cáo kết quả thi hành án dân sự năm 2026"
+        );
         assert_eq!(r.rows[0][6], "Phòng Nghiệp vụ");
         assert_eq!(r.rows[1][9], "Đã thu hồi; Khẩn");
         assert_eq!((r.first_number, r.last_number), (Some(1), Some(2)));

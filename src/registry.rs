@@ -8,7 +8,9 @@ use crate::auth::{Action, DocumentScope, Principal};
 use crate::error::{AppError, AppResult};
 use crate::model::{symbol, Direction, DocumentInput};
 use crate::services::Services;
-use crate::storage::{Arrival, Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError};
+use crate::storage::{
+    Arrival, Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError,
+};
 
 fn actor(p: &Principal, ip: Option<String>) -> Actor {
     Actor {
@@ -36,7 +38,10 @@ pub async fn create(s: &Services, p: &Principal, input: &DocumentInput, ip: Opti
         Some(u) => {
             let unit = s.db.unit(u).await.map_err(|e| AppError::storage(e, "unit"))?;
             if unit.agency_id != p.agency_id {
-                return Err(AppError::bad_request("validation.invalid_value", "unit_id belongs to another agency"));
+                return Err(AppError::bad_request(
+                    "validation.invalid_value",
+                    "unit_id belongs to another agency",
+                ));
             }
             Some(u)
         }
@@ -46,11 +51,16 @@ pub async fn create(s: &Services, p: &Principal, input: &DocumentInput, ip: Opti
     let (status, arrival) = match doc.direction {
         Direction::Incoming => {
             if !p.can(Action::RegisterIncoming) {
-                return Err(AppError::forbidden("only the clerk (văn thư) registers incoming documents"));
+                return Err(AppError::forbidden(
+                    "only the clerk (văn thư) registers incoming documents",
+                ));
             }
             let series = s.db.series(p.agency_id).await?;
             let register = crate::storage::choose_series(&series, "incoming", &doc.document_type).ok_or_else(|| {
-                AppError::conflict("series.missing", "the agency has no incoming register (sổ đăng ký văn bản đến); create one first")
+                AppError::conflict(
+                    "series.missing",
+                    "the agency has no incoming register (sổ đăng ký văn bản đến); create one first",
+                )
             })?;
             let arrival = Arrival {
                 series_id: register.id,
@@ -66,7 +76,11 @@ pub async fn create(s: &Services, p: &Principal, input: &DocumentInput, ip: Opti
             ("draft", None)
         }
     };
-    let action = if arrival.is_some() { "document.register" } else { "document.create" };
+    let action = if arrival.is_some() {
+        "document.register"
+    } else {
+        "document.create"
+    };
     let entry = actor(p, ip).entry(now, action, "document", None, serde_json::json!({}));
     let duplicates = match doc.direction {
         Direction::Incoming => s.db.find_duplicates(p.agency_id, &doc).await?,
@@ -93,7 +107,13 @@ pub async fn get(s: &Services, p: &Principal, id: i64, ip: Option<String>) -> Ap
         // Same answer as a missing document: do not reveal what exists outside one's scope.
         return Err(AppError::not_found("document"));
     }
-    let entry = actor(p, ip).entry(s.clock.now_ms(), "document.read", "document", Some(id.to_string()), serde_json::json!({}));
+    let entry = actor(p, ip).entry(
+        s.clock.now_ms(),
+        "document.read",
+        "document",
+        Some(id.to_string()),
+        serde_json::json!({}),
+    );
     s.audit.record(entry).await?;
     Ok(doc)
 }
@@ -113,7 +133,13 @@ pub struct NumberRequest {
 }
 
 /// Gives an outgoing draft its number and symbol from the right series for this year.
-pub async fn assign_number(s: &Services, p: &Principal, id: i64, req: &NumberRequest, ip: Option<String>) -> AppResult<Document> {
+pub async fn assign_number(
+    s: &Services,
+    p: &Principal,
+    id: i64,
+    req: &NumberRequest,
+    ip: Option<String>,
+) -> AppResult<Document> {
     if !p.can(Action::AssignNumber) {
         return Err(AppError::forbidden("only the clerk (văn thư) assigns document numbers"));
     }
@@ -122,7 +148,10 @@ pub async fn assign_number(s: &Services, p: &Principal, id: i64, req: &NumberReq
         return Err(AppError::not_found("document"));
     }
     if doc.direction != "outgoing" || doc.status != "draft" {
-        return Err(AppError::conflict("document.not_a_draft", "only an outgoing draft can be numbered; a number is never assigned twice"));
+        return Err(AppError::conflict(
+            "document.not_a_draft",
+            "only an outgoing draft can be numbered; a number is never assigned twice",
+        ));
     }
     let today = s.clock.today();
     let doc_type = s
@@ -136,9 +165,12 @@ pub async fn assign_number(s: &Services, p: &Principal, id: i64, req: &NumberReq
         Some(sid) => all_series
             .iter()
             .find(|x| x.id == sid && x.direction == "outgoing")
-            .ok_or_else(|| AppError::bad_request("series.unknown", "series_id is not an outgoing series of this agency"))?,
-        None => crate::storage::choose_series(&all_series, "outgoing", &doc.document_type)
-            .ok_or_else(|| AppError::conflict("series.missing", format!("no number series covers {}", doc_type.name)))?,
+            .ok_or_else(|| {
+                AppError::bad_request("series.unknown", "series_id is not an outgoing series of this agency")
+            })?,
+        None => crate::storage::choose_series(&all_series, "outgoing", &doc.document_type).ok_or_else(|| {
+            AppError::conflict("series.missing", format!("no number series covers {}", doc_type.name))
+        })?,
     };
     let unit_abbr = match (&req.unit_abbreviation, doc_type.symbol_style, doc.unit_id) {
         (Some(u), _, _) => Some(u.trim().to_string()),
@@ -148,13 +180,24 @@ pub async fn assign_number(s: &Services, p: &Principal, id: i64, req: &NumberReq
     let sym = symbol::build_symbol(&doc_type, &agency.abbreviation, unit_abbr.as_deref())
         .map_err(|e| AppError::bad_request("document.invalid_symbol", e.to_string()))?;
     let now = s.clock.now_ms();
-    let entry = actor(p, ip).entry(now, "document.number", "document", Some(id.to_string()), serde_json::json!({}));
+    let entry = actor(p, ip).entry(
+        now,
+        "document.number",
+        "document",
+        Some(id.to_string()),
+        serde_json::json!({}),
+    );
     let year = i64::from(chrono::Datelike::year(&today));
-    match s.db.issue_number(id, series.id, year, &sym, &today.to_string(), now, entry).await {
+    match s
+        .db
+        .issue_number(id, series.id, year, &sym, &today.to_string(), now, entry)
+        .await
+    {
         Ok(d) => Ok(d),
-        Err(StorageError::Conflict(m)) if m.contains("draft") => {
-            Err(AppError::conflict("document.not_a_draft", "the document was numbered by someone else meanwhile"))
-        }
+        Err(StorageError::Conflict(m)) if m.contains("draft") => Err(AppError::conflict(
+            "document.not_a_draft",
+            "the document was numbered by someone else meanwhile",
+        )),
         Err(StorageError::Conflict(_)) => Err(AppError::conflict(
             "document.duplicate_number",
             "this number and symbol already exist for the year; check the number series configuration",
@@ -174,10 +217,19 @@ pub async fn recall(s: &Services, p: &Principal, id: i64, reason: &str, ip: Opti
     }
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {
-        return Err(AppError::bad_request("validation.required", "a recall needs a reason (1 to 2000 characters)"));
+        return Err(AppError::bad_request(
+            "validation.required",
+            "a recall needs a reason (1 to 2000 characters)",
+        ));
     }
     let now = s.clock.now_ms();
-    let entry = actor(p, ip).entry(now, "document.recall", "document", Some(id.to_string()), serde_json::json!({"reason": reason}));
+    let entry = actor(p, ip).entry(
+        now,
+        "document.recall",
+        "document",
+        Some(id.to_string()),
+        serde_json::json!({"reason": reason}),
+    );
     match s.db.recall_document(id, now, entry).await {
         Err(StorageError::Conflict(m)) => Err(AppError::conflict("document.not_recallable", m)),
         other => Ok(other?),
@@ -191,7 +243,9 @@ pub async fn check_attach(s: &Services, p: &Principal, id: i64) -> AppResult<Doc
         return Err(AppError::not_found("document"));
     }
     if !p.can_modify(&scope(&doc)) {
-        return Err(AppError::forbidden("you may read this document but not attach files to it"));
+        return Err(AppError::forbidden(
+            "you may read this document but not attach files to it",
+        ));
     }
     if doc.status == "recalled" {
         return Err(AppError::conflict("document.recalled", "a recalled document is frozen"));
@@ -219,7 +273,13 @@ pub fn clean_filename(name: &str) -> AppResult<String> {
 
 pub async fn record_file(s: &Services, p: &Principal, f: NewFile, ip: Option<String>) -> AppResult<DocumentFile> {
     let now = s.clock.now_ms();
-    let entry = actor(p, ip).entry(now, "document.attach", "document", Some(f.document_id.to_string()), serde_json::json!({}));
+    let entry = actor(p, ip).entry(
+        now,
+        "document.attach",
+        "document",
+        Some(f.document_id.to_string()),
+        serde_json::json!({}),
+    );
     Ok(s.db.add_file(&f, now, entry).await?)
 }
 
@@ -233,7 +293,13 @@ pub async fn files(s: &Services, p: &Principal, id: i64) -> AppResult<Vec<Docume
 }
 
 /// A file for download, after checking access and recording the read.
-pub async fn file_for_download(s: &Services, p: &Principal, id: i64, file_id: i64, ip: Option<String>) -> AppResult<DocumentFile> {
+pub async fn file_for_download(
+    s: &Services,
+    p: &Principal,
+    id: i64,
+    file_id: i64,
+    ip: Option<String>,
+) -> AppResult<DocumentFile> {
     let doc = s.db.document(id).await.map_err(|e| AppError::storage(e, "document"))?;
     if !p.can_read(&scope(&doc)) {
         return Err(AppError::not_found("document"));

@@ -150,7 +150,12 @@ mod tests {
                     details: "{}".into(),
                 };
                 let hash = entry_hash(seq, &prev, &entry);
-                let e = AuditEntry { seq, entry, prev_hash: prev.clone(), hash: hash.clone() };
+                let e = AuditEntry {
+                    seq,
+                    entry,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
                 prev = hash;
                 e
             })
@@ -181,10 +186,16 @@ mod tests {
 
         let mut deleted = c.clone();
         deleted.remove(1);
-        assert_eq!(verify(&deleted, (head.0, &head.1)), Err(ChainBreak::Gap { from: 2, to: 2 }));
+        assert_eq!(
+            verify(&deleted, (head.0, &head.1)),
+            Err(ChainBreak::Gap { from: 2, to: 2 })
+        );
 
         let truncated = &c[..4];
-        assert_eq!(verify(truncated, (head.0, &head.1)), Err(ChainBreak::Truncated { last: 4, head: 5 }));
+        assert_eq!(
+            verify(truncated, (head.0, &head.1)),
+            Err(ChainBreak::Truncated { last: 4, head: 5 })
+        );
 
         // Deleting an entry and renumbering the rest is caught by the link to the previous hash.
         let mut renumbered = c.clone();
@@ -192,7 +203,10 @@ mod tests {
         for (i, e) in renumbered.iter_mut().enumerate() {
             e.seq = i as i64 + 1;
         }
-        assert!(matches!(verify(&renumbered, (4, &c[4].hash)), Err(ChainBreak::Unlinked { seq: 2, .. })));
+        assert!(matches!(
+            verify(&renumbered, (4, &c[4].hash)),
+            Err(ChainBreak::Unlinked { seq: 2, .. })
+        ));
     }
 }
 
@@ -215,7 +229,14 @@ impl Actor {
     }
 
     /// An audit entry for this actor.
-    pub fn entry(&self, at_ms: i64, action: &str, target_kind: &str, target_id: Option<String>, details: serde_json::Value) -> NewAuditEntry {
+    pub fn entry(
+        &self,
+        at_ms: i64,
+        action: &str,
+        target_kind: &str,
+        target_id: Option<String>,
+        details: serde_json::Value,
+    ) -> NewAuditEntry {
         NewAuditEntry {
             at_ms,
             actor_id: self.user_id,

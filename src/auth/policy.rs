@@ -60,7 +60,11 @@ pub enum ReadScope {
     /// Every document of the agency.
     Agency { agency_id: i64 },
     /// Documents of these units, plus those the user created.
-    Units { agency_id: i64, unit_ids: Vec<i64>, user_id: i64 },
+    Units {
+        agency_id: i64,
+        unit_ids: Vec<i64>,
+        user_id: i64,
+    },
     /// Nothing.
     Nothing,
 }
@@ -76,7 +80,12 @@ impl Principal {
 
     /// Roles the user holds in person (the only ones that may be delegated).
     pub fn own_roles(&self) -> Vec<Role> {
-        let mut r: Vec<Role> = self.grants.iter().filter(|g| g.delegated_by.is_none()).map(|g| g.role).collect();
+        let mut r: Vec<Role> = self
+            .grants
+            .iter()
+            .filter(|g| g.delegated_by.is_none())
+            .map(|g| g.role)
+            .collect();
         r.sort();
         r.dedup();
         r
@@ -89,7 +98,9 @@ impl Principal {
             Action::RecallDocument => self.has_any(&[VanThu, LanhDao]),
             Action::CreateOutgoing => self.has_any(&[ChuyenVien, TruongDonVi, LanhDao, VanThu]),
             Action::ReadRegisters => self.has_any(&[VanThu, LanhDao, LuuTru]),
-            Action::ManageOrganisation | Action::ManageUsers | Action::ManageNumberSeries | Action::ReadAudit => self.has(QuanTri),
+            Action::ManageOrganisation | Action::ManageUsers | Action::ManageNumberSeries | Action::ReadAudit => {
+                self.has(QuanTri)
+            }
             Action::ManageDelegations => self.has_any(&[QuanTri, LanhDao, TruongDonVi]),
             Action::ReadDirectory => !self.grants.is_empty(),
         }
@@ -98,7 +109,9 @@ impl Principal {
     pub fn read_scope(&self) -> ReadScope {
         use Role::*;
         if self.has_any(&[VanThu, LanhDao, LuuTru]) {
-            return ReadScope::Agency { agency_id: self.agency_id };
+            return ReadScope::Agency {
+                agency_id: self.agency_id,
+            };
         }
         let mut unit_ids: Vec<i64> = self
             .grants
@@ -122,7 +135,11 @@ impl Principal {
     pub fn can_read(&self, doc: &DocumentScope) -> bool {
         match self.read_scope() {
             ReadScope::Agency { agency_id } => doc.agency_id == agency_id,
-            ReadScope::Units { agency_id, unit_ids, user_id } => {
+            ReadScope::Units {
+                agency_id,
+                unit_ids,
+                user_id,
+            } => {
                 doc.agency_id == agency_id
                     && (doc.created_by == Some(user_id) || doc.unit_id.is_some_and(|u| unit_ids.contains(&u)))
             }
@@ -135,7 +152,8 @@ impl Principal {
         if doc.agency_id != self.agency_id {
             return false;
         }
-        self.has(Role::VanThu) || (self.can_read(doc) && self.has_any(&[Role::ChuyenVien, Role::TruongDonVi, Role::LanhDao]))
+        self.has(Role::VanThu)
+            || (self.can_read(doc) && self.has_any(&[Role::ChuyenVien, Role::TruongDonVi, Role::LanhDao]))
     }
 }
 
@@ -152,13 +170,21 @@ mod tests {
             unit_id: Some(10),
             grants: roles
                 .iter()
-                .map(|(role, unit_id, delegated_by)| Grant { role: *role, unit_id: *unit_id, delegated_by: *delegated_by })
+                .map(|(role, unit_id, delegated_by)| Grant {
+                    role: *role,
+                    unit_id: *unit_id,
+                    delegated_by: *delegated_by,
+                })
                 .collect(),
         }
     }
 
     fn doc(agency_id: i64, unit_id: Option<i64>, created_by: Option<i64>) -> DocumentScope {
-        DocumentScope { agency_id, unit_id, created_by }
+        DocumentScope {
+            agency_id,
+            unit_id,
+            created_by,
+        }
     }
 
     #[test]
@@ -197,7 +223,10 @@ mod tests {
 
     #[test]
     fn unit_head_delegation_carries_the_delegators_unit() {
-        let p = principal(&[(Role::ChuyenVien, Some(10), None), (Role::TruongDonVi, Some(11), Some(3))]);
+        let p = principal(&[
+            (Role::ChuyenVien, Some(10), None),
+            (Role::TruongDonVi, Some(11), Some(3)),
+        ]);
         assert!(p.can_read(&doc(1, Some(11), None)));
         assert!(!p.can_read(&doc(1, Some(12), None)));
     }

@@ -24,14 +24,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         };
     }
     init_logging(config.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(dispatch(cli.command, config))
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VANTHU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -49,7 +54,11 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         Command::Migrate => {
             let s = services(config).await?;
             let versions = s.db.migration_versions().await?;
-            println!("database is at migration {} ({})", versions.last().copied().unwrap_or(0), s.db.backend().name());
+            println!(
+                "database is at migration {} ({})",
+                versions.last().copied().unwrap_or(0),
+                s.db.backend().name()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::User(cmd) => user(services(config).await?, cmd).await,
@@ -75,7 +84,11 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode> {
     }
     if demo {
         let users: Vec<&str> = crate::demo::DEMO_USERS.iter().map(|u| u.0).collect();
-        println!("Demo users: {} — password: {}", users.join(", "), crate::demo::DEMO_PASSWORD);
+        println!(
+            "Demo users: {} — password: {}",
+            users.join(", "),
+            crate::demo::DEMO_PASSWORD
+        );
         println!(
             "Log in:  curl -s http://{addr}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\":\"vanthu\",\"password\":\"{}\"}}'",
             crate::demo::DEMO_PASSWORD
@@ -116,7 +129,10 @@ fn read_password() -> Result<String> {
         eprint!("password: ");
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
     let pw = line.trim_end_matches(['\r', '\n']).to_string();
     if pw.is_empty() {
         bail!("no password given on standard input");
@@ -126,7 +142,11 @@ fn read_password() -> Result<String> {
 
 async fn find_agency(s: &Services, code: Option<&str>) -> Result<crate::storage::Agency> {
     match code {
-        Some(c) => s.db.agency_by_code(c).await.map_err(|_| anyhow!("no agency with code {c}")),
+        Some(c) => {
+            s.db.agency_by_code(c)
+                .await
+                .map_err(|_| anyhow!("no agency with code {c}"))
+        }
         None => {
             let all = s.db.agencies().await?;
             match all.len() {
@@ -139,13 +159,24 @@ async fn find_agency(s: &Services, code: Option<&str>) -> Result<crate::storage:
 }
 
 async fn find_user(s: &Services, username: &str) -> Result<crate::storage::User> {
-    Ok(s.db.user_auth(username).await.map_err(|_| anyhow!("no user named {username}"))?.user)
+    Ok(s.db
+        .user_auth(username)
+        .await
+        .map_err(|_| anyhow!("no user named {username}"))?
+        .user)
 }
 
 async fn user(s: Services, cmd: UserCommand) -> Result<ExitCode> {
     let actor = Actor::console("user");
     match cmd {
-        UserCommand::Add { username, name, roles, agency, unit, position } => {
+        UserCommand::Add {
+            username,
+            name,
+            roles,
+            agency,
+            unit,
+            position,
+        } => {
             let agency = find_agency(&s, agency.as_deref()).await?;
             let unit_id = match unit {
                 Some(abbr) => Some(
@@ -159,7 +190,14 @@ async fn user(s: Services, cmd: UserCommand) -> Result<ExitCode> {
                 None => None,
             };
             let password = read_password()?;
-            let input = UserInput { username, display_name: name, password, unit_id, position, roles };
+            let input = UserInput {
+                username,
+                display_name: name,
+                password,
+                unit_id,
+                position,
+                roles,
+            };
             let u = admin::create_user(&s, &actor, agency.id, &input, None).await?;
             println!("created user {} (id {})", u.username, u.id);
         }
@@ -183,7 +221,14 @@ async fn user(s: Services, cmd: UserCommand) -> Result<ExitCode> {
             for a in s.db.agencies().await? {
                 for u in s.db.users(a.id).await? {
                     let roles: Vec<&str> = u.roles.iter().map(|r| r.code()).collect();
-                    println!("{}\t{}\t{}\t{}\t{}", u.id, u.username, u.display_name, roles.join(","), if u.locked { "locked" } else { "active" });
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        u.id,
+                        u.username,
+                        u.display_name,
+                        roles.join(","),
+                        if u.locked { "locked" } else { "active" }
+                    );
                 }
             }
         }
@@ -194,8 +239,25 @@ async fn user(s: Services, cmd: UserCommand) -> Result<ExitCode> {
 async fn agency(s: Services, cmd: AgencyCommand) -> Result<ExitCode> {
     let actor = Actor::console("agency");
     match cmd {
-        AgencyCommand::Add { code, name, abbreviation, parent_name, place } => {
-            let a = admin::create_agency(&s, &actor, &AgencyInput { code, name, abbreviation, parent_name, place_name: place }).await?;
+        AgencyCommand::Add {
+            code,
+            name,
+            abbreviation,
+            parent_name,
+            place,
+        } => {
+            let a = admin::create_agency(
+                &s,
+                &actor,
+                &AgencyInput {
+                    code,
+                    name,
+                    abbreviation,
+                    parent_name,
+                    place_name: place,
+                },
+            )
+            .await?;
             println!("created agency {} {} (id {})", a.code, a.name, a.id);
         }
         AgencyCommand::List => {
@@ -203,7 +265,12 @@ async fn agency(s: Services, cmd: AgencyCommand) -> Result<ExitCode> {
                 println!("{}\t{}\t{}\t{}", a.id, a.code, a.abbreviation, a.name);
             }
         }
-        AgencyCommand::AddUnit { agency, name, abbreviation, parent } => {
+        AgencyCommand::AddUnit {
+            agency,
+            name,
+            abbreviation,
+            parent,
+        } => {
             let a = find_agency(&s, Some(&agency)).await?;
             let parent_id = match parent {
                 Some(p) => Some(
@@ -216,13 +283,29 @@ async fn agency(s: Services, cmd: AgencyCommand) -> Result<ExitCode> {
                 ),
                 None => None,
             };
-            let u = admin::create_unit(&s, &actor, a.id, &UnitInput { name, abbreviation, parent_id }).await?;
+            let u = admin::create_unit(
+                &s,
+                &actor,
+                a.id,
+                &UnitInput {
+                    name,
+                    abbreviation,
+                    parent_id,
+                },
+            )
+            .await?;
             println!("created unit {} {} (id {})", u.abbreviation, u.name, u.id);
         }
         AgencyCommand::Units { agency } => {
             let a = find_agency(&s, Some(&agency)).await?;
             for u in s.db.units(a.id).await? {
-                println!("{}\t{}\t{}\t{}", u.id, u.abbreviation, u.name, u.parent_id.map(|p| p.to_string()).unwrap_or_default());
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.id,
+                    u.abbreviation,
+                    u.name,
+                    u.parent_id.map(|p| p.to_string()).unwrap_or_default()
+                );
             }
         }
     }
@@ -231,9 +314,8 @@ async fn agency(s: Services, cmd: AgencyCommand) -> Result<ExitCode> {
 
 async fn audit_verify(s: Services, json: bool) -> Result<ExitCode> {
     let show_progress = !json && std::io::stderr().is_terminal();
-    let result = s
-        .db
-        .verify_audit(|done, total| {
+    let result =
+        s.db.verify_audit(|done, total| {
             if show_progress {
                 eprint!("\rverifying audit log: {done}/{total}");
             }
@@ -247,7 +329,14 @@ async fn audit_verify(s: Services, json: bool) -> Result<ExitCode> {
     } else if let Some(e) = &result.error {
         println!("audit log BROKEN after {} intact entries: {e}", result.checked);
     } else {
-        println!("audit log intact: {} entries, chain head at {}", result.checked, result.head_seq);
+        println!(
+            "audit log intact: {} entries, chain head at {}",
+            result.checked, result.head_seq
+        );
     }
-    Ok(if result.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if result.error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "vanthu", version, about = "Document-management and digital-signature workflow server (văn thư)")]
+#[command(
+    name = "vanthu",
+    version,
+    about = "Document-management and digital-signature workflow server (văn thư)"
+)]
 pub struct Cli {
     /// Configuration file (default: ./vanthu.toml when present).
     #[arg(long, global = true, value_name = "FILE")]

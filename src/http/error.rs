@@ -70,7 +70,8 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("2"));
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("2"));
         }
         resp
     }

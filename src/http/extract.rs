@@ -20,7 +20,10 @@ pub struct Auth {
 }
 
 fn client_ip(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 /// The client's address, for audit entries of unauthenticated calls (login).
@@ -41,7 +44,9 @@ impl FromRequestParts<Services> for Auth {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::unauthenticated("missing Authorization: Bearer <token> header; log in at /api/v1/auth/login"))?;
+            .ok_or_else(|| {
+                AppError::unauthenticated("missing Authorization: Bearer <token> header; log in at /api/v1/auth/login")
+            })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -69,11 +74,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rej) => Err(ApiError(match rej {
                 JsonRejection::JsonDataError(e) => AppError::bad_request("request.invalid_field", e.body_text()),
                 JsonRejection::JsonSyntaxError(e) => AppError::bad_request("request.malformed_json", e.body_text()),
-                JsonRejection::MissingJsonContentType(_) => {
-                    AppError::new(ErrorKind::BadRequest, "request.unsupported_media_type", "send the body as Content-Type: application/json")
-                }
+                JsonRejection::MissingJsonContentType(_) => AppError::new(
+                    ErrorKind::BadRequest,
+                    "request.unsupported_media_type",
+                    "send the body as Content-Type: application/json",
+                ),
                 JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                    AppError::new(ErrorKind::TooLarge, "request.too_large", "the request body is larger than allowed")
+                    AppError::new(
+                        ErrorKind::TooLarge,
+                        "request.too_large",
+                        "the request body is larger than allowed",
+                    )
                 }
                 other => AppError::bad_request("request.invalid_body", other.body_text()),
             })),
@@ -122,9 +133,13 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError(AppError::new(ErrorKind::TooLarge, "request.too_large", "the request body is larger than allowed")))?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError(AppError::new(
+                ErrorKind::TooLarge,
+                "request.too_large",
+                "the request body is larger than allowed",
+            ))
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }

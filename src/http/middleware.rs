@@ -20,7 +20,8 @@ pub async fn track(State(s): State<Services>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let resp = next.run(req).await;
-    s.metrics.observe_request(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    s.metrics
+        .observe_request(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
     resp
 }
 

@@ -55,7 +55,13 @@ pub async fn run_once(s: &Services, handlers: &Handlers, worker: &str) -> Result
         match outcome {
             Ok(()) => {
                 s.db.complete_job(job.id, worker, now).await?;
-                s.metrics.jobs_run.get_or_create(&crate::metrics::JobLabels { kind: job.kind.clone(), outcome: "ok".into() }).inc();
+                s.metrics
+                    .jobs_run
+                    .get_or_create(&crate::metrics::JobLabels {
+                        kind: job.kind.clone(),
+                        outcome: "ok".into(),
+                    })
+                    .inc();
             }
             Err(e) => {
                 let give_up = job.attempts >= i64::from(cfg.max_attempts);
@@ -63,7 +69,13 @@ pub async fn run_once(s: &Services, handlers: &Handlers, worker: &str) -> Result
                 tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, give_up, error = %e, "job failed");
                 s.db.fail_job(job.id, worker, &e, retry_at, give_up, now).await?;
                 let outcome = if give_up { "failed" } else { "retry" };
-                s.metrics.jobs_run.get_or_create(&crate::metrics::JobLabels { kind: job.kind.clone(), outcome: outcome.into() }).inc();
+                s.metrics
+                    .jobs_run
+                    .get_or_create(&crate::metrics::JobLabels {
+                        kind: job.kind.clone(),
+                        outcome: outcome.into(),
+                    })
+                    .inc();
             }
         }
     }
@@ -105,9 +117,14 @@ impl JobHandler for VerifyFile {
         let file = s.db.file(file_id).await.map_err(|e| e.to_string())?;
         let (sha, size) = s.objects.digest(&file.object_key).await.map_err(|e| e.to_string())?;
         if sha != file.sha256 || i64::try_from(size).ok() != Some(file.size_bytes) {
-            return Err(format!("object {} does not match its record (sha256 {sha}, {size} bytes)", file.object_key));
+            return Err(format!(
+                "object {} does not match its record (sha256 {sha}, {size} bytes)",
+                file.object_key
+            ));
         }
-        s.db.mark_file_verified(file_id, s.clock.now_ms()).await.map_err(|e| e.to_string())
+        s.db.mark_file_verified(file_id, s.clock.now_ms())
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -105,7 +105,11 @@ mod tests {
     #[test]
     fn accepts_both_forms() {
         for code in ["000.00.00.G22", "000.00.11.H53", "001.00.10.H47", "000.00.01.A53"] {
-            assert_eq!(AgencyCode::parse(code).map(|c| c.form()), Ok(CodeForm::Qcvn102), "{code}");
+            assert_eq!(
+                AgencyCode::parse(code).map(|c| c.form()),
+                Ok(CodeForm::Qcvn102),
+                "{code}"
+            );
         }
         for code in ["H37.DN.001", "0100100079", "00.53.W00", "01.02.G22", "001.00.20.TT2"] {
             assert_eq!(AgencyCode::parse(code).map(|c| c.form()), Ok(CodeForm::Qd20), "{code}");

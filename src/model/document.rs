@@ -152,7 +152,12 @@ pub const MAX_SYMBOL: usize = 60;
 pub const MAX_NOTES: usize = 4000;
 pub const MAX_RECIPIENTS: usize = 500;
 
-fn text(field: &'static str, value: Option<&str>, max: usize, required: bool) -> Result<Option<String>, ValidationError> {
+fn text(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+    required: bool,
+) -> Result<Option<String>, ValidationError> {
     let v = value.map(str::trim).filter(|s| !s.is_empty());
     match v {
         None if required => Err(invalid("validation.required", field, format!("{field} is required"))),
@@ -160,7 +165,10 @@ fn text(field: &'static str, value: Option<&str>, max: usize, required: bool) ->
         Some(s) if s.chars().count() > max => Err(invalid(
             "validation.too_long",
             field,
-            format!("{field} is {} characters long; at most {max} are allowed", s.chars().count()),
+            format!(
+                "{field} is {} characters long; at most {max} are allowed",
+                s.chars().count()
+            ),
         )),
         Some(s) if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => Err(invalid(
             "validation.invalid_characters",
@@ -178,12 +186,24 @@ fn date(field: &'static str, value: Option<&str>) -> Result<Option<NaiveDate>, V
             .ok()
             .filter(|d| s.len() == 10 && (1900..=9999).contains(&chrono::Datelike::year(d)))
             .map(Some)
-            .ok_or_else(|| invalid("validation.invalid_date", field, format!("{field} must be a real date written YYYY-MM-DD, got {s:?}"))),
+            .ok_or_else(|| {
+                invalid(
+                    "validation.invalid_date",
+                    field,
+                    format!("{field} must be a real date written YYYY-MM-DD, got {s:?}"),
+                )
+            }),
     }
 }
 
 fn number(value: Option<&serde_json::Value>) -> Result<Option<i64>, ValidationError> {
-    let bad = || invalid("validation.invalid_number", "number", "number must be a whole number from 1 to 9999999 (e.g. 15 or \"05\")");
+    let bad = || {
+        invalid(
+            "validation.invalid_number",
+            "number",
+            "number must be a whole number from 1 to 9999999 (e.g. 15 or \"05\")",
+        )
+    };
     let n = match value {
         None | Some(serde_json::Value::Null) => return Ok(None),
         Some(serde_json::Value::Number(n)) => n.as_i64().ok_or_else(bad)?,
@@ -222,8 +242,13 @@ impl DocumentInput {
                 None => invalid("validation.invalid_value", "secrecy", format!("unknown secrecy mark {s:?}")),
             });
         }
-        let direction = Direction::parse(self.direction.trim())
-            .ok_or_else(|| invalid("validation.invalid_value", "direction", "direction must be \"incoming\" or \"outgoing\""))?;
+        let direction = Direction::parse(self.direction.trim()).ok_or_else(|| {
+            invalid(
+                "validation.invalid_value",
+                "direction",
+                "direction must be \"incoming\" or \"outgoing\"",
+            )
+        })?;
         let code = self.document_type.trim();
         if catalog.get(today, code).is_none() {
             return Err(invalid(
@@ -236,23 +261,46 @@ impl DocumentInput {
         let urgency = match self.urgency.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => Urgency::Thuong,
             Some(u) => Urgency::parse(u).ok_or_else(|| {
-                invalid("validation.invalid_value", "urgency", format!("unknown urgency {u:?}; use thuong, khan, thuong_khan, hoa_toc or hoa_toc_hen_gio"))
+                invalid(
+                    "validation.invalid_value",
+                    "urgency",
+                    format!("unknown urgency {u:?}; use thuong, khan, thuong_khan, hoa_toc or hoa_toc_hen_gio"),
+                )
             })?,
         };
-        let signing_authority = match self.signing_authority.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let signing_authority = match self
+            .signing_authority
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(a) => Some(SigningAuthority::parse(a).ok_or_else(|| {
-                invalid("validation.invalid_value", "signing_authority", format!("unknown signing authority {a:?}; use direct, tm, kt, q, tl or tuq"))
+                invalid(
+                    "validation.invalid_value",
+                    "signing_authority",
+                    format!("unknown signing authority {a:?}; use direct, tm, kt, q, tl or tuq"),
+                )
             })?),
         };
         let page_count = match self.page_count {
             None => None,
             Some(n) if (1..=100_000).contains(&n) => Some(n),
-            Some(n) => return Err(invalid("validation.out_of_range", "page_count", format!("page_count must be 1..100000, got {n}"))),
+            Some(n) => {
+                return Err(invalid(
+                    "validation.out_of_range",
+                    "page_count",
+                    format!("page_count must be 1..100000, got {n}"),
+                ))
+            }
         };
         let recipients = self.recipients.clone().unwrap_or_default();
         if recipients.len() > MAX_RECIPIENTS {
-            return Err(invalid("validation.too_long", "recipients", format!("at most {MAX_RECIPIENTS} recipients")));
+            return Err(invalid(
+                "validation.too_long",
+                "recipients",
+                format!("at most {MAX_RECIPIENTS} recipients"),
+            ));
         }
         let mut clean_recipients = Vec::with_capacity(recipients.len());
         for r in &recipients {
@@ -271,7 +319,11 @@ impl DocumentInput {
         let issued_on = date("issued_on", self.issued_on.as_deref())?;
         if let Some(d) = issued_on {
             if d > today + chrono::Days::new(1) {
-                return Err(invalid("validation.date_in_future", "issued_on", format!("issued_on {d} is in the future")));
+                return Err(invalid(
+                    "validation.date_in_future",
+                    "issued_on",
+                    format!("issued_on {d} is in the future"),
+                ));
             }
         }
         let deadline = date("deadline", self.deadline.as_deref())?;
@@ -279,7 +331,11 @@ impl DocumentInput {
         let symbol = text("symbol", self.symbol.as_deref(), MAX_SYMBOL, false)?;
         if let Some(s) = &symbol {
             if s.chars().any(char::is_whitespace) {
-                return Err(invalid("validation.invalid_symbol", "symbol", format!("symbol {s:?} must not contain spaces (e.g. QĐ-BTP)")));
+                return Err(invalid(
+                    "validation.invalid_symbol",
+                    "symbol",
+                    format!("symbol {s:?} must not contain spaces (e.g. QĐ-BTP)"),
+                ));
             }
         }
         let doc = ValidDocument {
@@ -305,16 +361,32 @@ impl DocumentInput {
         match direction {
             Direction::Incoming => {
                 if doc.number.is_none() {
-                    return Err(invalid("validation.required", "number", "an incoming document needs the sender's number"));
+                    return Err(invalid(
+                        "validation.required",
+                        "number",
+                        "an incoming document needs the sender's number",
+                    ));
                 }
                 if doc.symbol.is_none() {
-                    return Err(invalid("validation.required", "symbol", "an incoming document needs the sender's symbol (ký hiệu)"));
+                    return Err(invalid(
+                        "validation.required",
+                        "symbol",
+                        "an incoming document needs the sender's symbol (ký hiệu)",
+                    ));
                 }
                 if doc.issuer_name.is_none() {
-                    return Err(invalid("validation.required", "issuer_name", "an incoming document needs the issuing agency's name"));
+                    return Err(invalid(
+                        "validation.required",
+                        "issuer_name",
+                        "an incoming document needs the issuing agency's name",
+                    ));
                 }
                 if doc.issued_on.is_none() {
-                    return Err(invalid("validation.required", "issued_on", "an incoming document needs its issue date (YYYY-MM-DD)"));
+                    return Err(invalid(
+                        "validation.required",
+                        "issued_on",
+                        "an incoming document needs its issue date (YYYY-MM-DD)",
+                    ));
                 }
             }
             Direction::Outgoing => {
@@ -354,7 +426,9 @@ mod tests {
 
     #[test]
     fn a_complete_incoming_document_is_valid() {
-        let doc = incoming().validate(&DocumentTypeCatalog::embedded(), today()).expect("valid");
+        let doc = incoming()
+            .validate(&DocumentTypeCatalog::embedded(), today())
+            .expect("valid");
         assert_eq!(doc.number, Some(5));
         assert_eq!(doc.urgency, Urgency::Thuong);
     }
@@ -363,19 +437,110 @@ mod tests {
     fn each_problem_names_its_field() {
         let cat = DocumentTypeCatalog::embedded();
         let cases: Vec<(DocumentInput, &str, &str)> = vec![
-            (DocumentInput { secrecy: Some("mat".into()), ..incoming() }, "secrecy", "document.secret_refused"),
-            (DocumentInput { document_type: "sac_lenh".into(), ..incoming() }, "document_type", "document.unknown_type"),
-            (DocumentInput { issued_on: Some("2026-02-30".into()), ..incoming() }, "issued_on", "validation.invalid_date"),
-            (DocumentInput { issued_on: Some("2030-01-01".into()), ..incoming() }, "issued_on", "validation.date_in_future"),
-            (DocumentInput { subject: "x".repeat(MAX_SUBJECT + 1), ..incoming() }, "subject", "validation.too_long"),
-            (DocumentInput { subject: "   ".into(), ..incoming() }, "subject", "validation.required"),
-            (DocumentInput { number: Some(serde_json::json!("1a")), ..incoming() }, "number", "validation.invalid_number"),
-            (DocumentInput { number: Some(serde_json::json!(0)), ..incoming() }, "number", "validation.invalid_number"),
-            (DocumentInput { urgency: Some("urgent".into()), ..incoming() }, "urgency", "validation.invalid_value"),
-            (DocumentInput { issuer_code: Some("abc".into()), ..incoming() }, "issuer_code", "agency.invalid_code"),
-            (DocumentInput { symbol: None, ..incoming() }, "symbol", "validation.required"),
-            (DocumentInput { direction: "sideways".into(), ..incoming() }, "direction", "validation.invalid_value"),
-            (DocumentInput { direction: "outgoing".into(), ..incoming() }, "number", "document.number_assigned_by_system"),
+            (
+                DocumentInput {
+                    secrecy: Some("mat".into()),
+                    ..incoming()
+                },
+                "secrecy",
+                "document.secret_refused",
+            ),
+            (
+                DocumentInput {
+                    document_type: "sac_lenh".into(),
+                    ..incoming()
+                },
+                "document_type",
+                "document.unknown_type",
+            ),
+            (
+                DocumentInput {
+                    issued_on: Some("2026-02-30".into()),
+                    ..incoming()
+                },
+                "issued_on",
+                "validation.invalid_date",
+            ),
+            (
+                DocumentInput {
+                    issued_on: Some("2030-01-01".into()),
+                    ..incoming()
+                },
+                "issued_on",
+                "validation.date_in_future",
+            ),
+            (
+                DocumentInput {
+                    subject: "x".repeat(MAX_SUBJECT + 1),
+                    ..incoming()
+                },
+                "subject",
+                "validation.too_long",
+            ),
+            (
+                DocumentInput {
+                    subject: "   ".into(),
+                    ..incoming()
+                },
+                "subject",
+                "validation.required",
+            ),
+            (
+                DocumentInput {
+                    number: Some(serde_json::json!("1a")),
+                    ..incoming()
+                },
+                "number",
+                "validation.invalid_number",
+            ),
+            (
+                DocumentInput {
+                    number: Some(serde_json::json!(0)),
+                    ..incoming()
+                },
+                "number",
+                "validation.invalid_number",
+            ),
+            (
+                DocumentInput {
+                    urgency: Some("urgent".into()),
+                    ..incoming()
+                },
+                "urgency",
+                "validation.invalid_value",
+            ),
+            (
+                DocumentInput {
+                    issuer_code: Some("abc".into()),
+                    ..incoming()
+                },
+                "issuer_code",
+                "agency.invalid_code",
+            ),
+            (
+                DocumentInput {
+                    symbol: None,
+                    ..incoming()
+                },
+                "symbol",
+                "validation.required",
+            ),
+            (
+                DocumentInput {
+                    direction: "sideways".into(),
+                    ..incoming()
+                },
+                "direction",
+                "validation.invalid_value",
+            ),
+            (
+                DocumentInput {
+                    direction: "outgoing".into(),
+                    ..incoming()
+                },
+                "number",
+                "document.number_assigned_by_system",
+            ),
         ];
         for (input, field, code) in cases {
             let err = input.validate(&cat, today()).expect_err(field);

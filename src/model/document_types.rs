@@ -74,7 +74,11 @@ impl DocumentTypeCatalog {
             if codes.len() != v.types.len() {
                 return Err(format!("version {} has duplicate codes", v.id));
             }
-            if let Some(t) = v.types.iter().find(|t| !t.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
+            if let Some(t) = v
+                .types
+                .iter()
+                .find(|t| !t.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            {
                 return Err(format!("code {:?} is not lower-case ASCII", t.code));
             }
         }
@@ -115,7 +119,10 @@ mod tests {
         let qd = v.types.iter().find(|t| t.code == "quyet_dinh").expect("quyết định");
         assert_eq!(qd.abbreviation, "QĐ");
         let cv = v.types.iter().find(|t| t.code == "cong_van").expect("công văn");
-        assert_eq!((cv.abbreviation.as_str(), cv.symbol_style), ("", SymbolStyle::AgencyUnit));
+        assert_eq!(
+            (cv.abbreviation.as_str(), cv.symbol_style),
+            ("", SymbolStyle::AgencyUnit)
+        );
         let qyd = v.types.iter().find(|t| t.code == "quy_dinh").expect("quy định");
         assert_eq!(qyd.abbreviation, "QyĐ", "mixed case is kept as the decree writes it");
     }

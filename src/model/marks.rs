@@ -20,7 +20,13 @@ pub enum Urgency {
 }
 
 impl Urgency {
-    pub const ALL: [Urgency; 5] = [Self::Thuong, Self::Khan, Self::ThuongKhan, Self::HoaToc, Self::HoaTocHenGio];
+    pub const ALL: [Urgency; 5] = [
+        Self::Thuong,
+        Self::Khan,
+        Self::ThuongKhan,
+        Self::HoaToc,
+        Self::HoaTocHenGio,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -155,6 +161,9 @@ mod tests {
     #[test]
     fn secrecy_and_authority_parse() {
         assert_eq!(Secrecy::parse("toi_mat"), Some(Secrecy::ToiMat));
-        assert_eq!(SigningAuthority::parse("tuq").map(SigningAuthority::prefix), Some("TUQ."));
+        assert_eq!(
+            SigningAuthority::parse("tuq").map(SigningAuthority::prefix),
+            Some("TUQ.")
+        );
     }
 }

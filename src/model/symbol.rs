@@ -42,7 +42,11 @@ pub fn check_abbreviation(what: &'static str, value: &str) -> Result<(), SymbolE
 ///
 /// - typed documents: `TYPE-AGENCY` or, when the agency's rules add the unit, `TYPE-AGENCY-UNIT`;
 /// - công văn / thư công: `AGENCY-UNIT` (the unit or field is required).
-pub fn build_symbol(doc_type: &DocumentType, agency_abbr: &str, unit_abbr: Option<&str>) -> Result<String, SymbolError> {
+pub fn build_symbol(
+    doc_type: &DocumentType,
+    agency_abbr: &str,
+    unit_abbr: Option<&str>,
+) -> Result<String, SymbolError> {
     check_abbreviation("agency", agency_abbr)?;
     if let Some(unit) = unit_abbr {
         check_abbreviation("unit", unit)?;
@@ -93,16 +97,28 @@ mod tests {
         assert_eq!(reference(15, &build_symbol(&qd, "BTP", None).expect("ok")), "15/QĐ-BTP");
         assert_eq!(reference(15, &build_symbol(&qd, "BNV", None).expect("ok")), "15/QĐ-BNV");
         let cv = ty("cong_van");
-        assert_eq!(reference(120, &build_symbol(&cv, "BTP", Some("VP")).expect("ok")), "120/BTP-VP");
-        assert_eq!(reference(5, &build_symbol(&cv, "BNV", Some("VP")).expect("ok")), "05/BNV-VP");
+        assert_eq!(
+            reference(120, &build_symbol(&cv, "BTP", Some("VP")).expect("ok")),
+            "120/BTP-VP"
+        );
+        assert_eq!(
+            reference(5, &build_symbol(&cv, "BNV", Some("VP")).expect("ok")),
+            "05/BNV-VP"
+        );
         let ttr = ty("to_trinh");
-        assert_eq!(reference(12, &build_symbol(&ttr, "UBND", None).expect("ok")), "12/TTr-UBND");
+        assert_eq!(
+            reference(12, &build_symbol(&ttr, "UBND", None).expect("ok")),
+            "12/TTr-UBND"
+        );
     }
 
     #[test]
     fn cong_van_needs_a_unit_and_abbreviations_are_checked() {
         let cv = ty("cong_van");
-        assert!(matches!(build_symbol(&cv, "BTP", None), Err(SymbolError::UnitRequired { .. })));
+        assert!(matches!(
+            build_symbol(&cv, "BTP", None),
+            Err(SymbolError::UnitRequired { .. })
+        ));
         let qd = ty("quyet_dinh");
         assert!(build_symbol(&qd, "B TP", None).is_err());
         assert!(build_symbol(&qd, "BTP/VP", None).is_err());

@@ -86,7 +86,10 @@ struct Where {
 
 impl Where {
     fn new() -> Self {
-        Self { clauses: Vec::new(), binds: Vec::new() }
+        Self {
+            clauses: Vec::new(),
+            binds: Vec::new(),
+        }
     }
     fn next(&self) -> usize {
         self.binds.len() + 1
@@ -108,7 +111,11 @@ impl Where {
 fn scope_where(w: &mut Where, scope: &ReadScope) {
     match scope {
         ReadScope::Agency { agency_id } => w.push(|n| format!("agency_id = ${n}"), Bind::I(*agency_id)),
-        ReadScope::Units { agency_id, unit_ids, user_id } => {
+        ReadScope::Units {
+            agency_id,
+            unit_ids,
+            user_id,
+        } => {
             w.push(|n| format!("agency_id = ${n}"), Bind::I(*agency_id));
             let mut parts = Vec::new();
             let n = w.next();
@@ -125,7 +132,11 @@ fn scope_where(w: &mut Where, scope: &ReadScope) {
     }
 }
 
-async fn insert_document(conn: &mut sqlx::AnyConnection, item: &NewDocument, arrival_number: Option<i64>) -> StorageResult<DocumentRow> {
+async fn insert_document(
+    conn: &mut sqlx::AnyConnection,
+    item: &NewDocument,
+    arrival_number: Option<i64>,
+) -> StorageResult<DocumentRow> {
     let doc = &item.doc;
     let recipients = serde_json::to_string(&doc.recipients).map_err(|e| StorageError::Other(e.to_string()))?;
     let arrival = item.arrival.as_ref();
@@ -172,7 +183,12 @@ async fn insert_document(conn: &mut sqlx::AnyConnection, item: &NewDocument, arr
 /// The text the substring filter searches: subject, symbol and issuer, lower-cased by Rust
 /// (Unicode-aware; SQLite's `LOWER()` folds only A-Z), one field per line.
 fn search_text(fields: &[Option<&str>]) -> String {
-    fields.iter().flatten().map(|f| f.to_lowercase()).collect::<Vec<_>>().join("\n")
+    fields
+        .iter()
+        .flatten()
+        .map(|f| f.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 macro_rules! bind_all {
@@ -214,7 +230,8 @@ impl Db {
             audit_entry,
         };
         let mut out = self.create_documents(std::slice::from_ref(&item)).await?;
-        out.pop().ok_or_else(|| StorageError::Corrupt("batch returned no row".into()))
+        out.pop()
+            .ok_or_else(|| StorageError::Corrupt("batch returned no row".into()))
     }
 
     /// Creates several documents in one transaction (group commit): one counter update per
@@ -237,7 +254,9 @@ impl Db {
         for item in items {
             let arrival_number = match &item.arrival {
                 Some(a) => {
-                    let slot = next.get_mut(&(a.series_id, a.year)).ok_or_else(|| StorageError::Corrupt("no number reserved".into()))?;
+                    let slot = next
+                        .get_mut(&(a.series_id, a.year))
+                        .ok_or_else(|| StorageError::Corrupt("no number reserved".into()))?;
                     let n = *slot;
                     *slot += 1;
                     Some(n)
@@ -245,7 +264,8 @@ impl Db {
                 None => None,
             };
             let row = insert_document(&mut tx, item, arrival_number).await?;
-            let mut details = serde_json::json!({"direction": item.doc.direction.code(), "document_type": item.doc.document_type});
+            let mut details =
+                serde_json::json!({"direction": item.doc.direction.code(), "document_type": item.doc.document_type});
             if let Some(n) = arrival_number {
                 details["arrival_number"] = n.into();
             }
@@ -306,12 +326,14 @@ impl Db {
         audit_entry: NewAuditEntry,
     ) -> StorageResult<Document> {
         let mut tx = self.write.begin().await?;
-        let claimed = sqlx::query("UPDATE documents SET updated_at = $2 WHERE id = $1 AND direction = 'outgoing' AND status = 'draft'")
-            .bind(id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let claimed = sqlx::query(
+            "UPDATE documents SET updated_at = $2 WHERE id = $1 AND direction = 'outgoing' AND status = 'draft'",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if claimed == 0 {
             return Err(StorageError::Conflict("document is not an outgoing draft".into()));
         }
@@ -329,7 +351,8 @@ impl Db {
         .await?;
         let mut entry = audit_entry;
         entry.target_id = Some(id.to_string());
-        entry.details = serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
+        entry.details =
+            serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
         audit::append(&mut tx, &[entry]).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
@@ -349,7 +372,9 @@ impl Db {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StorageError::Conflict("only an issued or registered document can be recalled".into()));
+            return Err(StorageError::Conflict(
+                "only an issued or registered document can be recalled".into(),
+            ));
         }
         audit::append(&mut tx, &[audit_entry]).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
@@ -361,7 +386,11 @@ impl Db {
     }
 
     /// Documents visible in `scope` matching `filter`, and the total count.
-    pub async fn list_documents(&self, scope: &ReadScope, filter: &DocumentFilter) -> StorageResult<(Vec<Document>, i64)> {
+    pub async fn list_documents(
+        &self,
+        scope: &ReadScope,
+        filter: &DocumentFilter,
+    ) -> StorageResult<(Vec<Document>, i64)> {
         let mut w = Where::new();
         scope_where(&mut w, scope);
         let eq = |w: &mut Where, col: &'static str, v: &Option<String>| {
@@ -386,8 +415,15 @@ impl Db {
         range(&mut w, "arrived_on", ">=", &filter.arrived_from);
         range(&mut w, "arrived_on", "<=", &filter.arrived_to);
         if let Some(t) = filter.text.as_ref().filter(|t| !t.is_empty()) {
-            let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            w.push(|n| format!("search_text LIKE ${n} ESCAPE '\\'"), Bind::S(format!("%{escaped}%")));
+            let escaped = t
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            w.push(
+                |n| format!("search_text LIKE ${n} ESCAPE '\\'"),
+                Bind::S(format!("%{escaped}%")),
+            );
         }
         let where_sql = w.sql();
         let order = match filter.sort {
@@ -410,7 +446,13 @@ impl Db {
 
     /// Register rows (sổ đăng ký) for a date range: incoming by arrival date and số đến,
     /// outgoing by issue date and number.
-    pub async fn register_rows(&self, agency_id: i64, direction: &str, from: &str, to: &str) -> StorageResult<Vec<Document>> {
+    pub async fn register_rows(
+        &self,
+        agency_id: i64,
+        direction: &str,
+        from: &str,
+        to: &str,
+    ) -> StorageResult<Vec<Document>> {
         let sql = if direction == "incoming" {
             format!(
                 "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE agency_id = $1 AND direction = 'incoming' AND arrival_number IS NOT NULL \
@@ -496,7 +538,9 @@ impl Db {
 
     /// Count of documents per direction (for metrics and the demo banner).
     pub async fn document_count(&self) -> StorageResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM documents").fetch_one(&self.read).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM documents")
+            .fetch_one(&self.read)
+            .await?;
         Ok(n)
     }
 }

@@ -34,7 +34,14 @@ pub struct JobStats {
 const JOB_COLUMNS: &str = "id, kind, dedup_key, payload, state, attempts, run_at, last_error";
 
 /// Adds a job inside the caller's transaction; a job with the same key is left as it is.
-pub(crate) async fn enqueue(conn: &mut AnyConnection, kind: &str, key: &str, payload: &str, run_at: i64, now_ms: i64) -> StorageResult<()> {
+pub(crate) async fn enqueue(
+    conn: &mut AnyConnection,
+    kind: &str,
+    key: &str,
+    payload: &str,
+    run_at: i64,
+    now_ms: i64,
+) -> StorageResult<()> {
     sqlx::query(
         "INSERT INTO jobs (kind, dedup_key, payload, state, attempts, run_at, created_at, updated_at) \
          VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5) ON CONFLICT (dedup_key) DO NOTHING",
@@ -51,7 +58,14 @@ pub(crate) async fn enqueue(conn: &mut AnyConnection, kind: &str, key: &str, pay
 
 impl Db {
     /// Adds a job on its own (for work not tied to a change, e.g. operator requests).
-    pub async fn enqueue_job(&self, kind: &str, key: &str, payload: &str, run_at: i64, now_ms: i64) -> StorageResult<()> {
+    pub async fn enqueue_job(
+        &self,
+        kind: &str,
+        key: &str,
+        payload: &str,
+        run_at: i64,
+        now_ms: i64,
+    ) -> StorageResult<()> {
         let mut conn = self.write.acquire().await?;
         enqueue(&mut conn, kind, key, payload, run_at, now_ms).await
     }
@@ -99,7 +113,15 @@ impl Db {
     }
 
     /// Records a failure: retried at `retry_at`, or given up (`failed`) when `give_up`.
-    pub async fn fail_job(&self, id: i64, worker: &str, error: &str, retry_at: i64, give_up: bool, now_ms: i64) -> StorageResult<()> {
+    pub async fn fail_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: i64,
+        give_up: bool,
+        now_ms: i64,
+    ) -> StorageResult<()> {
         sqlx::query(
             "UPDATE jobs SET state = $4, run_at = $5, leased_until = NULL, last_error = $3, updated_at = $6 \
              WHERE id = $1 AND state = 'running' AND leased_by = $2",
@@ -116,10 +138,12 @@ impl Db {
     }
 
     pub async fn job(&self, key: &str) -> StorageResult<Job> {
-        Ok(sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE dedup_key = $1"))
-            .bind(key)
-            .fetch_one(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE dedup_key = $1"))
+                .bind(key)
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     pub async fn job_stats(&self) -> StorageResult<JobStats> {

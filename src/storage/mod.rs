@@ -27,8 +27,8 @@ pub use audit::AuditVerification;
 pub use documents::{Arrival, DocumentFilter, NewDocument, NewFile, Registration, SortOrder};
 pub use error::StorageError;
 pub use jobs::{Job, JobStats};
-pub use series::choose as choose_series;
 pub use rows::*;
+pub use series::choose as choose_series;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -95,7 +95,10 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 if let Some(path) = sqlite_path(url) {
-                    if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if let Some(dir) = std::path::Path::new(&path)
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                    {
                         std::fs::create_dir_all(dir)
                             .map_err(|e| StorageError::Config(format!("cannot create {}: {e}", dir.display())))?;
                     }
@@ -103,7 +106,9 @@ impl Db {
                 let write = sqlite_pool(1, settings.acquire_timeout)
                     .connect_with(options.clone())
                     .await?;
-                let read = sqlite_pool(settings.max_connections.max(2), settings.acquire_timeout).connect_lazy_with(options);
+                // Readers beyond a few per core only add page caches (memory), not throughput.
+                let readers = settings.max_connections.clamp(2, 8);
+                let read = sqlite_pool(readers, settings.acquire_timeout).connect_lazy_with(options);
                 Ok(Self { backend, write, read })
             }
             Backend::Postgres => {
@@ -130,7 +135,10 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
-        migrator.run(&self.write).await.map_err(|e| StorageError::Migration(e.to_string()))
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| StorageError::Migration(e.to_string()))
     }
 
     /// Applied migration versions, newest last.
@@ -178,7 +186,10 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration) -> AnyPoolOptions {
 /// Used by tests and benchmarks (each test gets its own database).
 pub async fn create_postgres_database(server_url: &str, name: &str) -> StorageResult<String> {
     sqlx::any::install_default_drivers();
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         return Err(StorageError::Config(format!("bad database name {name:?}")));
     }
     let mut url = url::Url::parse(server_url).map_err(|e| StorageError::Config(e.to_string()))?;
@@ -196,7 +207,8 @@ pub async fn drop_postgres_database(server_url: &str, name: &str) -> StorageResu
     let mut admin = url::Url::parse(server_url).map_err(|e| StorageError::Config(e.to_string()))?;
     admin.set_path("/postgres");
     let mut conn = sqlx::AnyConnection::connect(admin.as_str()).await?;
-    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await?;
     Ok(())
 }
 

@@ -47,27 +47,29 @@ impl Db {
     }
 
     pub async fn agencies(&self) -> StorageResult<Vec<Agency>> {
-        Ok(sqlx::query_as("SELECT id, code, name, abbreviation, parent_name, place_name, created_at FROM agencies ORDER BY id")
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, code, name, abbreviation, parent_name, place_name, created_at FROM agencies ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?)
     }
 
     pub async fn agency(&self, id: i64) -> StorageResult<Agency> {
-        Ok(
-            sqlx::query_as("SELECT id, code, name, abbreviation, parent_name, place_name, created_at FROM agencies WHERE id = $1")
-                .bind(id)
-                .fetch_one(&self.read)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT id, code, name, abbreviation, parent_name, place_name, created_at FROM agencies WHERE id = $1",
         )
+        .bind(id)
+        .fetch_one(&self.read)
+        .await?)
     }
 
     pub async fn agency_by_code(&self, code: &str) -> StorageResult<Agency> {
-        Ok(
-            sqlx::query_as("SELECT id, code, name, abbreviation, parent_name, place_name, created_at FROM agencies WHERE code = $1")
-                .bind(code)
-                .fetch_one(&self.read)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT id, code, name, abbreviation, parent_name, place_name, created_at FROM agencies WHERE code = $1",
         )
+        .bind(code)
+        .fetch_one(&self.read)
+        .await?)
     }
 
     pub async fn create_unit(&self, u: &NewUnit, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<Unit> {
@@ -78,7 +80,9 @@ impl Db {
                 .fetch_one(&mut *tx)
                 .await?;
             if parent_agency != u.agency_id {
-                return Err(super::StorageError::Conflict("parent unit belongs to another agency".into()));
+                return Err(super::StorageError::Conflict(
+                    "parent unit belongs to another agency".into(),
+                ));
             }
         }
         let unit: Unit = sqlx::query_as(&format!(
@@ -99,16 +103,20 @@ impl Db {
     }
 
     pub async fn units(&self, agency_id: i64) -> StorageResult<Vec<Unit>> {
-        Ok(sqlx::query_as(&format!("SELECT {AGENCY_COLUMNS} FROM units WHERE agency_id = $1 ORDER BY id"))
-            .bind(agency_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {AGENCY_COLUMNS} FROM units WHERE agency_id = $1 ORDER BY id"
+        ))
+        .bind(agency_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     pub async fn unit(&self, id: i64) -> StorageResult<Unit> {
-        Ok(sqlx::query_as(&format!("SELECT {AGENCY_COLUMNS} FROM units WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_as(&format!("SELECT {AGENCY_COLUMNS} FROM units WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 }

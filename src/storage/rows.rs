@@ -370,5 +370,6 @@ pub(crate) const DOCUMENT_COLUMNS: &str = "id, agency_id, direction, document_ty
     signer_name, signer_position, signing_authority, page_count, recipients, deadline, unit_id, external_id, notes, \
     duplicate_of, created_by, created_at, updated_at";
 
-pub(crate) const USER_COLUMNS: &str = "id, username, display_name, password_hash, agency_id, unit_id, position, roles, \
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, display_name, password_hash, agency_id, unit_id, position, roles, \
     locked, failed_logins, password_changed_at, created_at";

@@ -17,7 +17,12 @@ pub(crate) async fn next_number(conn: &mut AnyConnection, series_id: i64, year: 
 }
 
 /// Takes `count` consecutive numbers and returns the last of them.
-pub(crate) async fn take_numbers(conn: &mut AnyConnection, series_id: i64, year: i64, count: i64) -> StorageResult<i64> {
+pub(crate) async fn take_numbers(
+    conn: &mut AnyConnection,
+    series_id: i64,
+    year: i64,
+    count: i64,
+) -> StorageResult<i64> {
     for _ in 0..2 {
         let next: Option<(i64,)> = sqlx::query_as(
             "UPDATE series_counters SET last_number = last_number + $3 WHERE series_id = $1 AND year = $2 RETURNING last_number",
@@ -30,19 +35,25 @@ pub(crate) async fn take_numbers(conn: &mut AnyConnection, series_id: i64, year:
         if let Some((n,)) = next {
             return Ok(n);
         }
-        sqlx::query("INSERT INTO series_counters (series_id, year, last_number) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
-            .bind(series_id)
-            .bind(year)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO series_counters (series_id, year, last_number) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+        )
+        .bind(series_id)
+        .bind(year)
+        .execute(&mut *conn)
+        .await?;
     }
-    Err(StorageError::Corrupt(format!("counter for series {series_id}/{year} could not be created")))
+    Err(StorageError::Corrupt(format!(
+        "counter for series {series_id}/{year} could not be created"
+    )))
 }
 
 /// Picks the series for a document type: the one listing the type explicitly, else the one
 /// with `*`. Advisory-body series are only used when asked for by id.
 pub fn choose<'a>(series: &'a [NumberSeries], direction: &str, document_type: &str) -> Option<&'a NumberSeries> {
-    let candidates = series.iter().filter(|s| s.direction == direction && s.advisory_body.is_none());
+    let candidates = series
+        .iter()
+        .filter(|s| s.direction == direction && s.advisory_body.is_none());
     let mut wildcard = None;
     for s in candidates {
         if s.document_types.split(',').any(|t| t.trim() == document_type) {
@@ -57,13 +68,20 @@ pub fn choose<'a>(series: &'a [NumberSeries], direction: &str, document_type: &s
 
 impl Db {
     pub async fn series(&self, agency_id: i64) -> StorageResult<Vec<NumberSeries>> {
-        Ok(sqlx::query_as(&format!("SELECT {SERIES_COLUMNS} FROM number_series WHERE agency_id = $1 ORDER BY id"))
-            .bind(agency_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {SERIES_COLUMNS} FROM number_series WHERE agency_id = $1 ORDER BY id"
+        ))
+        .bind(agency_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 
-    pub async fn create_series(&self, s: &NewSeries, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<NumberSeries> {
+    pub async fn create_series(
+        &self,
+        s: &NewSeries,
+        now_ms: i64,
+        audit_entry: NewAuditEntry,
+    ) -> StorageResult<NumberSeries> {
         let mut tx = self.write.begin().await?;
         let created: NumberSeries = sqlx::query_as(&format!(
             "INSERT INTO number_series (agency_id, code, name, direction, document_types, advisory_body, created_at) \
@@ -87,10 +105,12 @@ impl Db {
 
     /// The last number used per year of a series (for the admin view).
     pub async fn series_counters(&self, series_id: i64) -> StorageResult<Vec<(i64, i64)>> {
-        Ok(sqlx::query_as("SELECT year, last_number FROM series_counters WHERE series_id = $1 ORDER BY year DESC")
-            .bind(series_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT year, last_number FROM series_counters WHERE series_id = $1 ORDER BY year DESC")
+                .bind(series_id)
+                .fetch_all(&self.read)
+                .await?,
+        )
     }
 }
 

@@ -37,7 +37,10 @@ impl Db {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now_ms).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
         audit::append(&mut tx, &[entry]).await?;
         tx.commit().await?;
         Ok(())

@@ -5,7 +5,8 @@ use super::{audit, Db, StorageResult};
 use crate::audit::NewAuditEntry;
 use crate::model::Role;
 
-const DELEGATION_COLUMNS: &str = "id, agency_id, delegator_id, delegate_id, roles, authority, valid_from, valid_to, legal_basis, \
+const DELEGATION_COLUMNS: &str =
+    "id, agency_id, delegator_id, delegate_id, roles, authority, valid_from, valid_to, legal_basis, \
     created_by, created_at, revoked_at";
 
 impl Db {
@@ -49,21 +50,30 @@ impl Db {
     }
 
     pub async fn users(&self, agency_id: i64) -> StorageResult<Vec<User>> {
-        let rows: Vec<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE agency_id = $1 ORDER BY id"))
-            .bind(agency_id)
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE agency_id = $1 ORDER BY id"
+        ))
+        .bind(agency_id)
+        .fetch_all(&self.read)
+        .await?;
         Ok(rows.into_iter().map(|r| UserAuth::from(r).user).collect())
     }
 
     pub async fn user_count(&self) -> StorageResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&self.read).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.read)
+            .await?;
         Ok(n)
     }
 
     /// Records a failed login; locks the account when `max_failed` is reached. Returns whether
     /// the account is now locked.
-    pub async fn record_failed_login(&self, user_id: i64, max_failed: u32, entry: NewAuditEntry) -> StorageResult<bool> {
+    pub async fn record_failed_login(
+        &self,
+        user_id: i64,
+        max_failed: u32,
+        entry: NewAuditEntry,
+    ) -> StorageResult<bool> {
         let mut tx = self.write.begin().await?;
         let (failed, locked): (i64, i64) = sqlx::query_as(
             "UPDATE users SET failed_logins = failed_logins + 1, \
@@ -97,7 +107,10 @@ impl Db {
             return Err(super::StorageError::NotFound);
         }
         if locked {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
         }
         audit::append(&mut tx, &[entry]).await?;
         tx.commit().await?;
@@ -107,23 +120,33 @@ impl Db {
     /// Replaces the password hash and ends every session of the user.
     pub async fn set_password(&self, user_id: i64, hash: &str, now_ms: i64, entry: NewAuditEntry) -> StorageResult<()> {
         let mut tx = self.write.begin().await?;
-        let n = sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0 WHERE id = $1")
-            .bind(user_id)
-            .bind(hash)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(super::StorageError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         audit::append(&mut tx, &[entry]).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn create_delegation(&self, d: &NewDelegation, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<Delegation> {
+    pub async fn create_delegation(
+        &self,
+        d: &NewDelegation,
+        now_ms: i64,
+        audit_entry: NewAuditEntry,
+    ) -> StorageResult<Delegation> {
         let mut tx = self.write.begin().await?;
         let del: Delegation = sqlx::query_as(&format!(
             "INSERT INTO delegations (agency_id, delegator_id, delegate_id, roles, authority, valid_from, valid_to, legal_basis, created_by, created_at) \
@@ -149,17 +172,21 @@ impl Db {
     }
 
     pub async fn delegations(&self, agency_id: i64) -> StorageResult<Vec<Delegation>> {
-        Ok(sqlx::query_as(&format!("SELECT {DELEGATION_COLUMNS} FROM delegations WHERE agency_id = $1 ORDER BY id DESC"))
-            .bind(agency_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {DELEGATION_COLUMNS} FROM delegations WHERE agency_id = $1 ORDER BY id DESC"
+        ))
+        .bind(agency_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     pub async fn delegation(&self, id: i64) -> StorageResult<Delegation> {
-        Ok(sqlx::query_as(&format!("SELECT {DELEGATION_COLUMNS} FROM delegations WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_as(&format!("SELECT {DELEGATION_COLUMNS} FROM delegations WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     pub async fn revoke_delegation(&self, id: i64, now_ms: i64, entry: NewAuditEntry) -> StorageResult<()> {

@@ -14,7 +14,9 @@ use crate::services::Services;
 use crate::storage::AuditVerification;
 
 pub fn router() -> Router<Services> {
-    Router::new().route("/audit", get(list)).route("/audit/verify", get(verify))
+    Router::new()
+        .route("/audit", get(list))
+        .route("/audit/verify", get(verify))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -39,7 +41,11 @@ fn admin(auth: &Auth) -> Result<(), ApiError> {
 
 /// Audit entries, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = [Object])))]
-pub async fn list(State(s): State<Services>, auth: Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+pub async fn list(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     admin(&auth)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -48,7 +54,9 @@ pub async fn list(State(s): State<Services>, auth: Auth, ApiQuery(q): ApiQuery<A
     let target = match (&q.target_kind, &q.target_id) {
         (Some(k), Some(i)) => Some((k.as_str(), i.as_str())),
         (None, None) => None,
-        _ => return Err(AppError::bad_request("request.invalid_query", "target_kind and target_id go together").into()),
+        _ => {
+            return Err(AppError::bad_request("request.invalid_query", "target_kind and target_id go together").into())
+        }
     };
     Ok(Json(s.db.audit_entries(q.before, target, limit).await?))
 }

@@ -29,7 +29,11 @@ pub struct LoginRequest {
 /// Logs in with a user name and password; returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResult), (status = 401, body = crate::http::error::ErrorBody), (status = 423, body = crate::http::error::ErrorBody)))]
-pub async fn login(State(s): State<Services>, ClientIp(ip): ClientIp, ApiJson(req): ApiJson<LoginRequest>) -> Result<Json<LoginResult>, ApiError> {
+pub async fn login(
+    State(s): State<Services>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResult>, ApiError> {
     if req.username.len() > 200 || req.password.len() > 1024 {
         return Err(crate::error::AppError::bad_request("request.too_long", "username or password is too long").into());
     }
@@ -69,7 +73,12 @@ pub async fn me(State(s): State<Services>, auth: Auth) -> Result<Json<Me>, ApiEr
         .principal
         .grants
         .iter()
-        .map(|g: &Grant| GrantView { role: g.role, role_name: g.role.label().to_string(), unit_id: g.unit_id, delegated_by: g.delegated_by })
+        .map(|g: &Grant| GrantView {
+            role: g.role,
+            role_name: g.role.label().to_string(),
+            unit_id: g.unit_id,
+            delegated_by: g.delegated_by,
+        })
         .collect();
     Ok(Json(Me { user, agency, grants }))
 }
@@ -83,7 +92,11 @@ pub struct PasswordChange {
 
 /// Changes one's own password; every session of the user ends.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204)))]
-pub async fn change_password(State(s): State<Services>, auth: Auth, ApiJson(req): ApiJson<PasswordChange>) -> Result<StatusCode, ApiError> {
+pub async fn change_password(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
     accounts::change_own_password(&s, &auth.principal, &req.current_password, &req.new_password, auth.ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -39,7 +39,10 @@ pub struct DocumentTypeView {
 
 /// The document types in force (29 under NĐ 30/2020), each with a stable ASCII `code`.
 #[utoipa::path(get, path = "/api/v1/document-types", tag = "catalog", params(TypesQuery), responses((status = 200, body = [DocumentTypeView])))]
-pub async fn document_types(State(s): State<Services>, ApiQuery(q): ApiQuery<TypesQuery>) -> Result<Json<Vec<DocumentTypeView>>, ApiError> {
+pub async fn document_types(
+    State(s): State<Services>,
+    ApiQuery(q): ApiQuery<TypesQuery>,
+) -> Result<Json<Vec<DocumentTypeView>>, ApiError> {
     let on = match q.on.as_deref() {
         None => s.clock.today(),
         Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
@@ -49,7 +52,11 @@ pub async fn document_types(State(s): State<Services>, ApiQuery(q): ApiQuery<Typ
     Ok(Json(
         v.types
             .iter()
-            .map(|t| DocumentTypeView { document_type: t.clone(), catalog_version: v.id.to_string(), legal_basis: v.legal_basis.to_string() })
+            .map(|t| DocumentTypeView {
+                document_type: t.clone(),
+                catalog_version: v.id.to_string(),
+                legal_basis: v.legal_basis.to_string(),
+            })
             .collect(),
     ))
 }
@@ -65,8 +72,13 @@ pub struct SeriesView {
 /// Number series of the caller's agency with their yearly counters.
 #[utoipa::path(get, path = "/api/v1/number-series", tag = "catalog", security(("bearer" = [])), responses((status = 200, body = [SeriesView])))]
 pub async fn list_series(State(s): State<Services>, auth: Auth) -> Result<Json<Vec<SeriesView>>, ApiError> {
-    if !(auth.principal.can(Action::ManageNumberSeries) || auth.principal.can(Action::AssignNumber) || auth.principal.can(Action::ReadRegisters)) {
-        return Err(AppError::forbidden("number series are visible to clerks, leaders, archivists and administrators").into());
+    if !(auth.principal.can(Action::ManageNumberSeries)
+        || auth.principal.can(Action::AssignNumber)
+        || auth.principal.can(Action::ReadRegisters))
+    {
+        return Err(
+            AppError::forbidden("number series are visible to clerks, leaders, archivists and administrators").into(),
+        );
     }
     let mut out = Vec::new();
     for series in s.db.series(auth.principal.agency_id).await? {
@@ -83,6 +95,13 @@ pub async fn create_series(
     auth: Auth,
     ApiJson(input): ApiJson<SeriesInput>,
 ) -> Result<(StatusCode, Json<NumberSeries>), ApiError> {
-    let actor = Actor { user_id: Some(auth.principal.user_id), name: auth.principal.username.clone(), ip: auth.ip.clone() };
-    Ok((StatusCode::CREATED, Json(admin::create_series(&s, &auth.principal, &actor, &input).await?)))
+    let actor = Actor {
+        user_id: Some(auth.principal.user_id),
+        name: auth.principal.username.clone(),
+        ip: auth.ip.clone(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_series(&s, &auth.principal, &actor, &input).await?),
+    ))
 }

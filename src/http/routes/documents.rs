@@ -47,19 +47,34 @@ pub struct Created {
 /// arrival number (`arrival_number`); an outgoing document starts as a draft.
 #[utoipa::path(post, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), request_body = DocumentInput,
     responses((status = 201, body = Created), (status = 400, body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
-pub async fn create(State(s): State<Services>, auth: Auth, ApiJson(input): ApiJson<DocumentInput>) -> Result<(StatusCode, Json<Created>), ApiError> {
+pub async fn create(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiJson(input): ApiJson<DocumentInput>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     let reg = registry::create(&s, &auth.principal, &input, auth.ip).await?;
     let warnings = reg
         .duplicates
         .iter()
         .map(|id| format!("possible duplicate of document {id} (same identifier, or same number, symbol and issuer)"))
         .collect();
-    Ok((StatusCode::CREATED, Json(Created { document: reg.document, possible_duplicates: reg.duplicates, warnings })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            document: reg.document,
+            possible_duplicates: reg.duplicates,
+            warnings,
+        }),
+    ))
 }
 
 /// One document (the read is recorded in the audit log).
 #[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = Document), (status = 404, body = crate::http::error::ErrorBody)))]
-pub async fn get_one(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<Document>, ApiError> {
+pub async fn get_one(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Document>, ApiError> {
     Ok(Json(registry::get(&s, &auth.principal, id, auth.ip).await?))
 }
 
@@ -90,16 +105,21 @@ pub struct ListQuery {
 
 fn check_date(name: &str, v: &Option<String>) -> Result<(), AppError> {
     match v {
-        Some(d) if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() => {
-            Err(AppError::bad_request("validation.invalid_date", format!("{name} must be YYYY-MM-DD")))
-        }
+        Some(d) if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() => Err(AppError::bad_request(
+            "validation.invalid_date",
+            format!("{name} must be YYYY-MM-DD"),
+        )),
         _ => Ok(()),
     }
 }
 
 /// Documents the caller may read, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<Document>)))]
-pub async fn list(State(s): State<Services>, auth: Auth, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Page<Document>>, ApiError> {
+pub async fn list(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<Document>>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(AppError::bad_request("request.invalid_query", "limit must be 1..200").into());
@@ -108,7 +128,12 @@ pub async fn list(State(s): State<Services>, auth: Auth, ApiQuery(q): ApiQuery<L
     if !(0..=10_000_000).contains(&offset) {
         return Err(AppError::bad_request("request.invalid_query", "offset must be 0 or more").into());
     }
-    for (n, v) in [("issued_from", &q.issued_from), ("issued_to", &q.issued_to), ("arrived_from", &q.arrived_from), ("arrived_to", &q.arrived_to)] {
+    for (n, v) in [
+        ("issued_from", &q.issued_from),
+        ("issued_to", &q.issued_to),
+        ("arrived_from", &q.arrived_from),
+        ("arrived_to", &q.arrived_to),
+    ] {
         check_date(n, v)?;
     }
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 200) {
@@ -135,7 +160,12 @@ pub async fn list(State(s): State<Services>, auth: Auth, ApiQuery(q): ApiQuery<L
         sort,
     };
     let (items, total) = registry::list(&s, &auth.principal, &filter).await?;
-    Ok(Json(Page { items, total, limit, offset }))
+    Ok(Json(Page {
+        items,
+        total,
+        limit,
+        offset,
+    }))
 }
 
 /// Assigns the number and symbol (cấp số) of an outgoing draft from its number series.
@@ -146,7 +176,9 @@ pub async fn assign_number(
     ApiPath(id): ApiPath<i64>,
     OptionalJson(req): OptionalJson<NumberRequest>,
 ) -> Result<Json<Document>, ApiError> {
-    Ok(Json(registry::assign_number(&s, &auth.principal, id, &req, auth.ip).await?))
+    Ok(Json(
+        registry::assign_number(&s, &auth.principal, id, &req, auth.ip).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -157,8 +189,15 @@ pub struct RecallRequest {
 
 /// Recalls (thu hồi) a document; it is frozen and keeps its number.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/recall", tag = "documents", security(("bearer" = [])), params(("id" = i64, Path)), request_body = RecallRequest, responses((status = 200, body = Document)))]
-pub async fn recall(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>, ApiJson(req): ApiJson<RecallRequest>) -> Result<Json<Document>, ApiError> {
-    Ok(Json(registry::recall(&s, &auth.principal, id, &req.reason, auth.ip).await?))
+pub async fn recall(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<RecallRequest>,
+) -> Result<Json<Document>, ApiError> {
+    Ok(Json(
+        registry::recall(&s, &auth.principal, id, &req.reason, auth.ip).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -187,7 +226,12 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(AppError::new(crate::error::ErrorKind::TooLarge, "file.too_large", format!("the file is larger than the limit of {limit} bytes")).into());
+        return Err(AppError::new(
+            crate::error::ErrorKind::TooLarge,
+            "file.too_large",
+            format!("the file is larger than the limit of {limit} bytes"),
+        )
+        .into());
     }
     let content_type = req
         .headers()
@@ -197,7 +241,11 @@ pub async fn upload(
         .unwrap_or("application/octet-stream")
         .to_string();
     let stream = req.into_body().into_data_stream().map_err(|e| e.to_string());
-    let stored = s.objects.put_stream(Box::pin(stream), limit).await.map_err(AppError::from)?;
+    let stored = s
+        .objects
+        .put_stream(Box::pin(stream), limit)
+        .await
+        .map_err(AppError::from)?;
     let file = registry::record_file(
         &s,
         &auth.principal,
@@ -217,13 +265,21 @@ pub async fn upload(
 }
 
 #[utoipa::path(get, path = "/api/v1/documents/{id}/files", tag = "documents", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = [DocumentFile])))]
-pub async fn list_files(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<DocumentFile>>, ApiError> {
+pub async fn list_files(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<DocumentFile>>, ApiError> {
     Ok(Json(registry::files(&s, &auth.principal, id).await?))
 }
 
 /// Downloads a file (streamed; the read is recorded in the audit log).
 #[utoipa::path(get, path = "/api/v1/documents/{id}/files/{file_id}", tag = "documents", security(("bearer" = [])), params(("id" = i64, Path), ("file_id" = i64, Path)), responses((status = 200, content_type = "application/octet-stream")))]
-pub async fn download(State(s): State<Services>, auth: Auth, ApiPath((id, file_id)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
+pub async fn download(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath((id, file_id)): ApiPath<(i64, i64)>,
+) -> Result<Response, ApiError> {
     let file = registry::file_for_download(&s, &auth.principal, id, file_id, auth.ip).await?;
     let (size, stream) = s.objects.get_stream(&file.object_key).await.map_err(AppError::from)?;
     let mut resp = Body::from_stream(stream).into_response();

@@ -28,7 +28,11 @@ pub fn router() -> Router<Services> {
 }
 
 fn actor(a: &Auth) -> Actor {
-    Actor { user_id: Some(a.principal.user_id), name: a.principal.username.clone(), ip: a.ip.clone() }
+    Actor {
+        user_id: Some(a.principal.user_id),
+        name: a.principal.username.clone(),
+        ip: a.ip.clone(),
+    }
 }
 
 fn directory(p: &Principal) -> Result<(), ApiError> {
@@ -47,15 +51,26 @@ pub async fn list_agencies(State(s): State<Services>, auth: Auth) -> Result<Json
 }
 
 #[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "organisation", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = Agency)))]
-pub async fn get_agency(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<Agency>, ApiError> {
+pub async fn get_agency(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Agency>, ApiError> {
     directory(&auth.principal)?;
     Ok(Json(s.db.agency(id).await.map_err(|e| AppError::storage(e, "agency"))?))
 }
 
 /// Registers an agency (with its default number series). Administrators only.
 #[utoipa::path(post, path = "/api/v1/agencies", tag = "organisation", security(("bearer" = [])), request_body = AgencyInput, responses((status = 201, body = Agency)))]
-pub async fn create_agency(State(s): State<Services>, auth: Auth, ApiJson(input): ApiJson<AgencyInput>) -> Result<(StatusCode, Json<Agency>), ApiError> {
-    Ok((StatusCode::CREATED, Json(admin::create_agency_as(&s, &auth.principal, &actor(&auth), &input).await?)))
+pub async fn create_agency(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiJson(input): ApiJson<AgencyInput>,
+) -> Result<(StatusCode, Json<Agency>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_agency_as(&s, &auth.principal, &actor(&auth), &input).await?),
+    ))
 }
 
 /// Units of the caller's agency (a tree through `parent_id`).
@@ -66,8 +81,15 @@ pub async fn list_units(State(s): State<Services>, auth: Auth) -> Result<Json<Ve
 }
 
 #[utoipa::path(post, path = "/api/v1/units", tag = "organisation", security(("bearer" = [])), request_body = UnitInput, responses((status = 201, body = Unit)))]
-pub async fn create_unit(State(s): State<Services>, auth: Auth, ApiJson(input): ApiJson<UnitInput>) -> Result<(StatusCode, Json<Unit>), ApiError> {
-    Ok((StatusCode::CREATED, Json(admin::create_unit_as(&s, &auth.principal, &actor(&auth), &input).await?)))
+pub async fn create_unit(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiJson(input): ApiJson<UnitInput>,
+) -> Result<(StatusCode, Json<Unit>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_unit_as(&s, &auth.principal, &actor(&auth), &input).await?),
+    ))
 }
 
 /// Users of the caller's agency.
@@ -78,7 +100,11 @@ pub async fn list_users(State(s): State<Services>, auth: Auth) -> Result<Json<Ve
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "organisation", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = User)))]
-pub async fn get_user(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<User>, ApiError> {
+pub async fn get_user(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<User>, ApiError> {
     directory(&auth.principal)?;
     let user = s.db.user(id).await.map_err(|e| AppError::storage(e, "user"))?;
     if user.agency_id != auth.principal.agency_id {
@@ -89,18 +115,37 @@ pub async fn get_user(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPat
 
 /// Creates a user in the caller's agency. Administrators only.
 #[utoipa::path(post, path = "/api/v1/users", tag = "organisation", security(("bearer" = [])), request_body = UserInput, responses((status = 201, body = User)))]
-pub async fn create_user(State(s): State<Services>, auth: Auth, ApiJson(input): ApiJson<UserInput>) -> Result<(StatusCode, Json<User>), ApiError> {
-    Ok((StatusCode::CREATED, Json(admin::create_user_as(&s, &auth.principal, &actor(&auth), &input).await?)))
+pub async fn create_user(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiJson(input): ApiJson<UserInput>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_user_as(&s, &auth.principal, &actor(&auth), &input).await?),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/lock", tag = "organisation", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = User)))]
-pub async fn lock_user(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<User>, ApiError> {
-    Ok(Json(admin::set_locked_as(&s, &auth.principal, &actor(&auth), id, true).await?))
+pub async fn lock_user(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        admin::set_locked_as(&s, &auth.principal, &actor(&auth), id, true).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "organisation", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = User)))]
-pub async fn unlock_user(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<User>, ApiError> {
-    Ok(Json(admin::set_locked_as(&s, &auth.principal, &actor(&auth), id, false).await?))
+pub async fn unlock_user(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        admin::set_locked_as(&s, &auth.principal, &actor(&auth), id, false).await?,
+    ))
 }
 
 /// Delegations (ủy quyền) of the caller's agency.
@@ -117,10 +162,19 @@ pub async fn create_delegation(
     auth: Auth,
     ApiJson(input): ApiJson<DelegationInput>,
 ) -> Result<(StatusCode, Json<Delegation>), ApiError> {
-    Ok((StatusCode::CREATED, Json(admin::create_delegation(&s, &auth.principal, &actor(&auth), &input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_delegation(&s, &auth.principal, &actor(&auth), &input).await?),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/delegations/{id}/revoke", tag = "organisation", security(("bearer" = [])), params(("id" = i64, Path)), responses((status = 200, body = Delegation)))]
-pub async fn revoke_delegation(State(s): State<Services>, auth: Auth, ApiPath(id): ApiPath<i64>) -> Result<Json<Delegation>, ApiError> {
-    Ok(Json(admin::revoke_delegation(&s, &auth.principal, &actor(&auth), id).await?))
+pub async fn revoke_delegation(
+    State(s): State<Services>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Delegation>, ApiError> {
+    Ok(Json(
+        admin::revoke_delegation(&s, &auth.principal, &actor(&auth), id).await?,
+    ))
 }

@@ -42,7 +42,9 @@ pub async fn register(
     ApiQuery(q): ApiQuery<RegisterQuery>,
 ) -> Result<Response, ApiError> {
     if !auth.principal.can(Action::ReadRegisters) {
-        return Err(AppError::forbidden("registers are kept by the clerk and visible to leaders and archivists").into());
+        return Err(
+            AppError::forbidden("registers are kept by the clerk and visible to leaders and archivists").into(),
+        );
     }
     if direction != "incoming" && direction != "outgoing" {
         return Err(AppError::not_found("register (use incoming or outgoing)").into());
@@ -53,22 +55,44 @@ pub async fn register(
         Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| AppError::bad_request("validation.invalid_date", format!("{name} must be YYYY-MM-DD"))),
     };
-    let from = parse("from", q.from.as_deref(), chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today))?;
+    let from = parse(
+        "from",
+        q.from.as_deref(),
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 1, 1).unwrap_or(today),
+    )?;
     let to = parse("to", q.to.as_deref(), today)?;
     if to < from {
         return Err(AppError::bad_request("validation.invalid_range", "to is before from").into());
     }
     let agency = s.db.agency(auth.principal.agency_id).await?;
-    let docs = s.db.register_rows(agency.id, &direction, &from.to_string(), &to.to_string()).await?;
-    let units: HashMap<i64, String> = s.db.units(agency.id).await?.into_iter().map(|u| (u.id, u.name)).collect();
-    let reg = registers::build(&direction, &agency.name, &from.to_string(), &to.to_string(), &docs, &units, &s.catalog);
+    let docs =
+        s.db.register_rows(agency.id, &direction, &from.to_string(), &to.to_string())
+            .await?;
+    let units: HashMap<i64, String> =
+        s.db.units(agency.id)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+    let reg = registers::build(
+        &direction,
+        &agency.name,
+        &from.to_string(),
+        &to.to_string(),
+        &docs,
+        &units,
+        &s.catalog,
+    );
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(reg).into_response()),
         Some("csv") => {
             let body = registers::to_csv(&reg).map_err(|e| AppError::internal(e.to_string()))?;
             let name = format!("attachment; filename=\"so-{direction}-{from}-{to}.csv\"");
             Ok((
-                [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)],
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, name),
+                ],
                 body,
             )
                 .into_response())

@@ -33,7 +33,10 @@ pub async fn readyz(State(s): State<Services>) -> Result<Json<serde_json::Value>
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 pub async fn metrics(State(s): State<Services>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.metrics.render(),
     )
 }
@@ -43,7 +46,11 @@ pub async fn openapi() -> impl IntoResponse {
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError(AppError::new(crate::error::ErrorKind::NotFound, "route.not_found", "no such endpoint; see /api/v1/openapi.json"))
+    ApiError(AppError::new(
+        crate::error::ErrorKind::NotFound,
+        "route.not_found",
+        "no such endpoint; see /api/v1/openapi.json",
+    ))
 }
 
 #[allow(dead_code)]

@@ -65,7 +65,12 @@ impl TestDb {
                 let url = vanthu::storage::create_postgres_database(&server, &name)
                     .await
                     .unwrap_or_else(|e| panic!("cannot create test database on {server}: {e}"));
-                Some(Self { backend, url, pg: Some((server, name)), dir })
+                Some(Self {
+                    backend,
+                    url,
+                    pg: Some((server, name)),
+                    dir,
+                })
             }
         }
     }
@@ -135,7 +140,10 @@ impl TestApp {
         }));
         Self {
             base,
-            client: reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client"),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .expect("client"),
             services,
             clock,
             db,
@@ -160,7 +168,13 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str) -> String {
-        let (status, body) = self.post(None, "/api/v1/auth/login", &serde_json::json!({"username": username, "password": DEMO_PASSWORD})).await;
+        let (status, body) = self
+            .post(
+                None,
+                "/api/v1/auth/login",
+                &serde_json::json!({"username": username, "password": DEMO_PASSWORD}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "login {username}: {body}");
         body["token"].as_str().expect("token").to_string()
     }
