@@ -2,7 +2,7 @@
 //! (a one-row table whose row lock serialises appenders on PostgreSQL).
 
 use serde::Serialize;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 
 use super::rows::AuditRow;
 use super::{Db, StorageResult};
@@ -18,12 +18,17 @@ pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) 
         return Ok(());
     }
     let n = entries.len() as i64;
-    let (last, mut prev): (i64, String) =
-        sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
-            .bind(n)
-            .fetch_one(&mut *conn)
-            .await?;
-    let first = last - n + 1;
+    // Lock the chain head, then write it once: a hot row updated once per batch leaves half the
+    // dead row versions that an increment-then-set pair would. SQLite has no FOR UPDATE and needs
+    // none: its single writer connection already serialises appenders.
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    };
+    let (head, mut prev): (i64, String) = sqlx::query_as(lock).fetch_one(&mut *conn).await?;
+    let first = head + 1;
+    let last = head + n;
     let mut hashes = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let seq = first + i as i64;
@@ -75,7 +80,8 @@ pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) 
         }
         q.execute(&mut *conn).await?;
     }
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(last)
         .bind(&prev)
         .execute(&mut *conn)
         .await?;
@@ -112,6 +118,7 @@ impl Db {
             "SELECT seq, at_ms, actor_id, actor, action, target_kind, target_id, ip, details, prev_hash, hash FROM audit_log \
              WHERE seq < $1 AND ($2 = '' OR (target_kind = $2 AND target_id = $3)) ORDER BY seq DESC LIMIT $4",
         )
+        .persistent(false)
         .bind(before_seq.unwrap_or(i64::MAX))
         .bind(kind)
         .bind(id)

@@ -288,12 +288,17 @@ impl Db {
 
     /// Earlier incoming documents with the same identifier, or the same (number, symbol, issuer)
     /// (PL VI §III.1.h). Two index lookups, never a scan of the agency's documents.
+    ///
+    /// Queries whose best index depends on the data are sent unnamed (`persistent(false)`), so
+    /// PostgreSQL plans them with the real parameters and current table size each time; a generic
+    /// plan cached while the table was empty would scan the whole agency for the connection's life.
     pub async fn find_duplicates(&self, agency_id: i64, doc: &ValidDocument) -> StorageResult<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT id FROM documents WHERE agency_id = $1 AND external_id = $2 AND direction = 'incoming' \
              UNION SELECT id FROM documents WHERE agency_id = $1 AND number = $3 AND symbol = $4 AND issuer_name = $5 \
              AND direction = 'incoming' ORDER BY id LIMIT 10",
         )
+        .persistent(false)
         .bind(agency_id)
         .bind(doc.external_id.clone().unwrap_or_default())
         .bind(doc.number.unwrap_or(-1))
@@ -435,10 +440,10 @@ impl Db {
             "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}",
             n + 1
         );
-        let q = bind_all!(sqlx::query_as::<_, DocumentRow>(&sql), &w.binds);
+        let q = bind_all!(sqlx::query_as::<_, DocumentRow>(&sql).persistent(false), &w.binds);
         let rows = q.bind(filter.limit).bind(filter.offset).fetch_all(&self.read).await?;
         let count_sql = format!("SELECT COUNT(*) FROM documents WHERE {where_sql}");
-        let (total,): (i64,) = bind_all!(sqlx::query_as::<_, (i64,)>(&count_sql), &w.binds)
+        let (total,): (i64,) = bind_all!(sqlx::query_as::<_, (i64,)>(&count_sql).persistent(false), &w.binds)
             .fetch_one(&self.read)
             .await?;
         Ok((rows.into_iter().map(Into::into).collect(), total))
@@ -465,6 +470,7 @@ impl Db {
             )
         };
         let rows: Vec<DocumentRow> = sqlx::query_as(&sql)
+            .persistent(false)
             .bind(agency_id)
             .bind(from)
             .bind(to)

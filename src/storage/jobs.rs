@@ -87,6 +87,7 @@ impl Db {
              WHERE id IN ({pick}) RETURNING {JOB_COLUMNS}"
         );
         let mut jobs: Vec<Job> = sqlx::query_as(&sql)
+            .persistent(false)
             .bind(now_ms)
             .bind(now_ms + lease_ms)
             .bind(worker)

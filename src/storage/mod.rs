@@ -115,16 +115,6 @@ impl Db {
                 let pool = AnyPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // Plan each execution with its real parameters. A generic plan cached
-                            // while a table was empty (seen: the duplicate check scanning every
-                            // document of the agency) would otherwise stay for the connection's
-                            // life as the table grows. Parsing stays cached.
-                            conn.execute("SET plan_cache_mode = force_custom_plan").await?;
-                            Ok(())
-                        })
-                    })
                     .connect_lazy_with(options);
                 Ok(Self {
                     backend,
