@@ -2,7 +2,7 @@
 //! (a one-row table whose row lock serialises appenders on PostgreSQL).
 
 use serde::Serialize;
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 
 use super::rows::AuditRow;
 use super::{Db, StorageResult};
