@@ -8,26 +8,14 @@ use object_store::ObjectStore as _;
 use reqwest::StatusCode;
 use serde_json::Value;
 use vanthu::jobs::Handlers;
-use vanthu::storage::{ConnectSettings, Db, JobStats, StorageError};
+use vanthu::storage::{JobStats, StorageError};
 
-use crate::common::{incoming, Backend, TestApp, TestDb};
+use crate::common::{incoming, Backend, TestApp};
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const LEASE: i64 = 60_000;
 
-async fn open(b: Backend) -> Option<(TestDb, Db)> {
-    let db = TestDb::new(b).await?;
-    let store = Db::connect(&db.url, &ConnectSettings::default())
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
-    Some((db, store))
-}
-
-async fn finish(db: TestDb, store: Db) {
-    store.close().await;
-    db.drop_database().await;
-}
+use crate::common::{close_store as finish, open_store as open};
 
 crate::on_both_backends!(enqueue_is_deduplicated_by_key, dedup_body);
 async fn dedup_body(b: Backend) {

@@ -15,20 +15,7 @@ use crate::common::{Backend, TestDb};
 
 const NOW: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
-/// A fresh, migrated database.
-async fn open(b: Backend) -> Option<(TestDb, Db)> {
-    let db = TestDb::new(b).await?;
-    let store = Db::connect(&db.url, &ConnectSettings::default())
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
-    Some((db, store))
-}
-
-async fn finish(db: TestDb, store: Db) {
-    store.close().await;
-    db.drop_database().await;
-}
+use crate::common::{close_store as finish, open_store as open};
 
 fn entry(action: &str, kind: &str) -> NewAuditEntry {
     Actor::console("test").entry(NOW, action, kind, None, serde_json::json!({}))

@@ -82,6 +82,22 @@ impl TestDb {
     }
 }
 
+/// A fresh, migrated database opened directly through the storage layer.
+pub async fn open_store(b: Backend) -> Option<(TestDb, vanthu::storage::Db)> {
+    let db = TestDb::new(b).await?;
+    let store = vanthu::storage::Db::connect(&db.url, &vanthu::storage::ConnectSettings::default())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    Some((db, store))
+}
+
+/// Closes a store opened by [`open_store`] and drops its database.
+pub async fn close_store(db: TestDb, store: vanthu::storage::Db) {
+    store.close().await;
+    db.drop_database().await;
+}
+
 /// Configuration for tests: port 0, cheap argon2, objects in the temp dir.
 pub fn test_config(db: &TestDb) -> Config {
     let defaults = Config::default();
