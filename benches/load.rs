@@ -120,29 +120,13 @@ fn local_postgres_answers() -> bool {
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
 }
 
-/// Builds the release server with the same target dir as this bench and returns its path.
+/// The server binary: cargo builds it with the bench, with the same profile and features
+/// (`CARGO_BIN_EXE_vanthu`), so a second `cargo build --release` with other features is not needed.
 fn build_server() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("current_exe")?;
-    // <target>/release/deps/load-HASH → <target>/release
-    let release = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("bench binary is not under <target>/release/deps")?;
-    let target = release.parent().context("no target dir")?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "vanthu", "--target-dir"])
-        .arg(target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .context("running cargo build --release --bin vanthu")?;
-    if !status.success() {
-        bail!("cargo build --release --bin vanthu failed: {status}");
-    }
-    let bin = release.join("vanthu");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_vanthu"));
     bin.exists()
         .then_some(bin.clone())
-        .with_context(|| format!("{} not found after build", bin.display()))
+        .with_context(|| format!("{} not found: run this through `cargo bench --bench load`", bin.display()))
 }
 
 // ---------------------------------------------------------------- /proc probes

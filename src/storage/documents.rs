@@ -132,52 +132,127 @@ fn scope_where(w: &mut Where, scope: &ReadScope) {
     }
 }
 
-async fn insert_document(
-    conn: &mut sqlx::AnyConnection,
-    item: &NewDocument,
+/// Columns a registration writes, in bind order (see [`bind_document`]).
+const INSERT_COLUMNS: &str = "id, agency_id, direction, document_type, status, subject, number, symbol, year, issuer_name, \
+    issuer_code, issued_on, urgency, signer_name, signer_position, signing_authority, page_count, recipients, deadline, \
+    unit_id, external_id, notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, \
+    arrival_series_id, arrival_year, arrived_on";
+const INSERT_ARITY: usize = 31;
+/// Documents per multi-row INSERT on PostgreSQL (31 parameters each; far below the 65,535 limit).
+const INSERT_CHUNK: usize = 64;
+
+/// Binds one document's values in [`INSERT_COLUMNS`] order. `id` is `None` on SQLite, where
+/// the row id is chosen by the single writer.
+fn bind_document<'q>(
+    q: sqlx::query::QueryAs<'q, sqlx::Any, DocumentRow, sqlx::any::AnyArguments<'q>>,
+    id: Option<i64>,
+    item: &'q NewDocument,
     arrival_number: Option<i64>,
-) -> StorageResult<DocumentRow> {
+) -> StorageResult<sqlx::query::QueryAs<'q, sqlx::Any, DocumentRow, sqlx::any::AnyArguments<'q>>> {
     let doc = &item.doc;
     let recipients = serde_json::to_string(&doc.recipients).map_err(|e| StorageError::Other(e.to_string()))?;
     let arrival = item.arrival.as_ref();
-    Ok(sqlx::query_as(&format!(
-        "INSERT INTO documents (agency_id, direction, document_type, status, subject, number, symbol, year, issuer_name, issuer_code, \
-         issued_on, urgency, signer_name, signer_position, signing_authority, page_count, recipients, deadline, unit_id, external_id, \
-         notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, arrival_series_id, arrival_year, arrived_on) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, $25, \
-         $26, $27, $28, $29) RETURNING {DOCUMENT_COLUMNS}"
-    ))
-    .bind(item.agency_id)
-    .bind(doc.direction.code())
-    .bind(&doc.document_type)
-    .bind(&item.status)
-    .bind(&doc.subject)
-    .bind(doc.number)
-    .bind(&doc.symbol)
-    .bind(doc.issued_on.map(|d| i64::from(chrono::Datelike::year(&d))))
-    .bind(&doc.issuer_name)
-    .bind(&doc.issuer_code)
-    .bind(doc.issued_on.map(|d| d.to_string()))
-    .bind(doc.urgency.code())
-    .bind(&doc.signer_name)
-    .bind(&doc.signer_position)
-    .bind(doc.signing_authority.map(|a| a.code()))
-    .bind(doc.page_count)
-    .bind(recipients)
-    .bind(doc.deadline.map(|d| d.to_string()))
-    .bind(doc.unit_id)
-    .bind(&doc.external_id)
-    .bind(&doc.notes)
-    .bind(item.duplicates.first().copied())
-    .bind(item.created_by)
-    .bind(item.now_ms)
-    .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
-    .bind(arrival_number)
-    .bind(arrival.map(|a| a.series_id))
-    .bind(arrival.map(|a| a.year))
-    .bind(arrival.map(|a| a.arrived_on.clone()))
-    .fetch_one(conn)
-    .await?)
+    Ok(q.bind(id)
+        .bind(item.agency_id)
+        .bind(doc.direction.code())
+        .bind(&doc.document_type)
+        .bind(&item.status)
+        .bind(&doc.subject)
+        .bind(doc.number)
+        .bind(&doc.symbol)
+        .bind(doc.issued_on.map(|d| i64::from(chrono::Datelike::year(&d))))
+        .bind(&doc.issuer_name)
+        .bind(&doc.issuer_code)
+        .bind(doc.issued_on.map(|d| d.to_string()))
+        .bind(doc.urgency.code())
+        .bind(&doc.signer_name)
+        .bind(&doc.signer_position)
+        .bind(doc.signing_authority.map(|a| a.code()))
+        .bind(doc.page_count)
+        .bind(recipients)
+        .bind(doc.deadline.map(|d| d.to_string()))
+        .bind(doc.unit_id)
+        .bind(&doc.external_id)
+        .bind(&doc.notes)
+        .bind(item.duplicates.first().copied())
+        .bind(item.created_by)
+        .bind(item.now_ms)
+        .bind(item.now_ms)
+        .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
+        .bind(arrival_number)
+        .bind(arrival.map(|a| a.series_id))
+        .bind(arrival.map(|a| a.year))
+        .bind(arrival.map(|a| a.arrived_on.clone())))
+}
+
+/// `($1, …, $31), ($32, …)` for `rows` rows.
+fn values_placeholders(rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * INSERT_ARITY * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..INSERT_ARITY {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * INSERT_ARITY + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts the documents and returns their rows in input order.
+///
+/// SQLite runs in-process, so one statement per row costs no round trip; the row id is chosen
+/// by the single writer. On PostgreSQL each statement is a network round trip and a parse, so
+/// the ids are taken from the identity sequence first and the rows go in multi-row INSERTs; the
+/// returned rows are matched to their inputs by id (RETURNING order is not guaranteed).
+async fn insert_documents(
+    conn: &mut sqlx::AnyConnection,
+    items: &[(&NewDocument, Option<i64>)],
+) -> StorageResult<Vec<DocumentRow>> {
+    if conn.backend_name() != "PostgreSQL" {
+        // A NULL id makes SQLite choose the row id.
+        let sql = format!(
+            "INSERT INTO documents ({INSERT_COLUMNS}) VALUES {} RETURNING {DOCUMENT_COLUMNS}",
+            values_placeholders(1)
+        );
+        let mut rows = Vec::with_capacity(items.len());
+        for (item, arrival_number) in items {
+            let q = bind_document(sqlx::query_as(&sql), None, item, *arrival_number)?;
+            rows.push(q.fetch_one(&mut *conn).await?);
+        }
+        return Ok(rows);
+    }
+    let mut ids: Vec<i64> =
+        sqlx::query_as::<_, (i64,)>("SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)")
+            .bind(items.len() as i64)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+    if ids.len() != items.len() {
+        return Err(StorageError::Corrupt("the id sequence returned too few values".into()));
+    }
+    ids.sort_unstable();
+    let mut by_id = std::collections::HashMap::with_capacity(items.len());
+    for (chunk_no, chunk) in items.chunks(INSERT_CHUNK).enumerate() {
+        let sql = format!(
+            "INSERT INTO documents ({INSERT_COLUMNS}) VALUES {} RETURNING {DOCUMENT_COLUMNS}",
+            values_placeholders(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, DocumentRow>(&sql);
+        for (i, (item, arrival_number)) in chunk.iter().enumerate() {
+            q = bind_document(q, Some(ids[chunk_no * INSERT_CHUNK + i]), item, *arrival_number)?;
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            by_id.insert(row.id, row);
+        }
+    }
+    ids.iter()
+        .map(|id| by_id.remove(id).ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned"))))
+        .collect()
 }
 
 /// The text the substring filter searches: subject, symbol and issuer, lower-cased by Rust
@@ -249,8 +324,7 @@ impl Db {
             let last = series::take_numbers(&mut tx, series_id, year, count).await?;
             next.insert((series_id, year), last - count + 1);
         }
-        let mut out = Vec::with_capacity(items.len());
-        let mut entries = Vec::with_capacity(items.len());
+        let mut numbered = Vec::with_capacity(items.len());
         for item in items {
             let arrival_number = match &item.arrival {
                 Some(a) => {
@@ -263,7 +337,12 @@ impl Db {
                 }
                 None => None,
             };
-            let row = insert_document(&mut tx, item, arrival_number).await?;
+            numbered.push((item, arrival_number));
+        }
+        let rows = insert_documents(&mut tx, &numbered).await?;
+        let mut out = Vec::with_capacity(items.len());
+        let mut entries = Vec::with_capacity(items.len());
+        for ((item, arrival_number), row) in numbered.into_iter().zip(rows) {
             let mut details =
                 serde_json::json!({"direction": item.doc.direction.code(), "document_type": item.doc.document_type});
             if let Some(n) = arrival_number {
@@ -292,21 +371,43 @@ impl Db {
     /// Queries whose best index depends on the data are sent unnamed (`persistent(false)`), so
     /// PostgreSQL plans them with the real parameters and current table size each time; a generic
     /// plan cached while the table was empty would scan the whole agency for the connection's life.
+    ///
+    /// Each lookup's predicate is exactly the columns of its partial index (migration 0002) and
+    /// has no `ORDER BY … LIMIT`: with an ordering clause, PostgreSQL without statistics preferred
+    /// walking `documents_listing` in id order and filtering every incoming document. Duplicates
+    /// are few, so they are sorted and capped here.
     pub async fn find_duplicates(&self, agency_id: i64, doc: &ValidDocument) -> StorageResult<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT id FROM documents WHERE agency_id = $1 AND external_id = $2 AND direction = 'incoming' \
-             UNION SELECT id FROM documents WHERE agency_id = $1 AND number = $3 AND symbol = $4 AND issuer_name = $5 \
-             AND direction = 'incoming' ORDER BY id LIMIT 10",
-        )
-        .persistent(false)
-        .bind(agency_id)
-        .bind(doc.external_id.clone().unwrap_or_default())
-        .bind(doc.number.unwrap_or(-1))
-        .bind(doc.symbol.clone().unwrap_or_default())
-        .bind(doc.issuer_name.clone().unwrap_or_default())
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        let mut ids: Vec<i64> = Vec::new();
+        if let (Some(number), Some(symbol), Some(issuer)) = (doc.number, &doc.symbol, &doc.issuer_name) {
+            let rows: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM documents WHERE agency_id = $1 AND number = $2 AND symbol = $3 AND issuer_name = $4 \
+                 AND direction = 'incoming'",
+            )
+            .persistent(false)
+            .bind(agency_id)
+            .bind(number)
+            .bind(symbol)
+            .bind(issuer)
+            .fetch_all(&self.read)
+            .await?;
+            ids.extend(rows.into_iter().map(|r| r.0));
+        }
+        if let Some(external_id) = doc.external_id.as_deref().filter(|s| !s.is_empty()) {
+            let rows: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM documents WHERE agency_id = $1 AND external_id = $2 AND direction = 'incoming' \
+                 AND external_id IS NOT NULL",
+            )
+            .persistent(false)
+            .bind(agency_id)
+            .bind(external_id)
+            .fetch_all(&self.read)
+            .await?;
+            ids.extend(rows.into_iter().map(|r| r.0));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(10);
+        Ok(ids)
     }
 
     pub async fn document(&self, id: i64) -> StorageResult<Document> {

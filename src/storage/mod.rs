@@ -112,9 +112,22 @@ impl Db {
                 Ok(Self { backend, write, read })
             }
             Backend::Postgres => {
+                // sqlx pings a connection when it goes back to the pool; pinging it again when it
+                // is taken out (the default) costs a second round trip per query. Only a
+                // connection that sat idle may have been cut (server restart, firewall), so only
+                // that one is checked before use.
                 let pool = AnyPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > IDLE_RECHECK {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_lazy_with(options);
                 Ok(Self {
                     backend,
@@ -167,10 +180,16 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
+/// A PostgreSQL connection idle longer than this is pinged before use.
+const IDLE_RECHECK: Duration = Duration::from_secs(2);
+
 fn sqlite_pool(max: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+    // A SQLite connection is a file handle: it cannot be cut while idle, so it is not pinged
+    // before use (each ping is a hand-off to the connection's worker thread and back).
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("PRAGMA journal_mode = WAL").await?;
