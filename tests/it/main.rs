@@ -8,5 +8,6 @@ mod api_org;
 mod cli;
 mod jobs;
 mod objects_s3;
+mod pki_test_certs;
 mod storage;
 mod tidy;
