@@ -192,7 +192,7 @@ new_key() { # NAME rsa|ec: PKCS#8 PEM + DER, unencrypted
         openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve \
             -out "$name.key.pem" 2>/dev/null
     fi
-    openssl pkey -in "$name.key.pem" -outform DER -out "$name.key.der"
+    openssl pkcs8 -topk8 -nocrypt -in "$name.key.pem" -outform DER -out "$name.key.der"
 }
 
 issue() { # NAME CA_SECTION EXT_SECTION START END SUBJECT [ISSUER_NAME]

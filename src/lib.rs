@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod objects;
+pub mod pades;
 pub mod registers;
 pub mod registry;
 pub mod services;

@@ -12,10 +12,14 @@ use crate::config::{Config, LogFormat};
 use crate::services::Services;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    if let Command::Config(ConfigCommand::Example) = cli.command {
-        print!("{}", crate::config::EXAMPLE);
-        return Ok(ExitCode::SUCCESS);
-    }
+    let command = match cli.command {
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", crate::config::EXAMPLE);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Pdf(cmd) => return super::pdf::run(cmd),
+        other => other,
+    };
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(f) = cli.log_format {
         config.log_format = match f {
@@ -28,7 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(dispatch(cli.command, config))
+    runtime.block_on(dispatch(command, config))
 }
 
 fn init_logging(format: LogFormat) {
@@ -67,7 +71,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
             println!("{config:#?}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Example) => unreachable!("handled before start-up"),
+        Command::Config(ConfigCommand::Example) | Command::Pdf(_) => unreachable!("handled before start-up"),
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
     }
 }

@@ -1,6 +1,9 @@
 //! The command line. Every failure ends with one line on stderr and a non-zero exit code.
 
 mod commands;
+mod pdf;
+
+pub use pdf::PdfCommand;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +51,9 @@ pub enum Command {
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Sign PDF files (PAdES); needs no database.
+    #[command(subcommand)]
+    Pdf(PdfCommand),
 }
 
 #[derive(Debug, Args)]

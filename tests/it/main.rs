@@ -8,6 +8,7 @@ mod api_org;
 mod cli;
 mod jobs;
 mod objects_s3;
+mod pades_sign;
 mod pki_test_certs;
 mod storage;
 mod tidy;

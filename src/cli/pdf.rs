@@ -1,0 +1,120 @@
+//! `vanthu pdf …`: PAdES signing from the command line. Needs no database or configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::clock::{vietnam, Clock, SystemClock};
+use crate::pades::{self, SignOptions, SigningKey};
+
+#[derive(Debug, Subcommand)]
+pub enum PdfCommand {
+    /// Sign a PDF by incremental update (earlier signatures stay valid).
+    Sign(SignArgs),
+}
+
+/// Signature levels this build can produce.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Level {
+    /// PAdES baseline B-B: CMS with signing-certificate-v2, no timestamp.
+    #[value(name = "b-b")]
+    BB,
+}
+
+/// Visible appearances this build can draw.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Appearance {
+    /// An invisible signature (a field with an empty rectangle).
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Private key: PEM PKCS#8, encrypted PKCS#8, PKCS#1 RSA or SEC1 EC; or DER PKCS#8.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// File holding the first line of the PIN that unlocks an encrypted key.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// The signer's certificate (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Intermediate (and root) certificates to embed; PEM files may hold several. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "b-b")]
+    pub level: Level,
+    #[arg(long, value_enum, default_value = "none")]
+    pub appearance: Appearance,
+    /// Name of the new signature field (default: the first free SignatureN).
+    #[arg(long, value_name = "NAME")]
+    pub field: Option<String>,
+    /// /Reason of the signature dictionary (any Unicode text).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// /Location of the signature dictionary.
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Bytes reserved for the CMS in /Contents.
+    #[arg(long, value_name = "BYTES", default_value_t = pades::DEFAULT_CONTENTS_SIZE)]
+    pub contents_size: usize,
+    /// The PDF to sign.
+    pub input: PathBuf,
+    /// Where to write the signed PDF (written whole, then renamed into place).
+    pub output: PathBuf,
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
+    match cmd {
+        PdfCommand::Sign(args) => sign(args),
+    }
+}
+
+fn sign(args: SignArgs) -> Result<ExitCode> {
+    let Level::BB = args.level;
+    let Appearance::None = args.appearance;
+    let certs = pades::load_certificates(&read(&args.cert, "certificate")?)
+        .with_context(|| format!("{}", args.cert.display()))?;
+    let Some(cert) = certs.first() else {
+        bail!("{}: no certificate", args.cert.display());
+    };
+    let mut chain = Vec::new();
+    for path in &args.chain {
+        chain.extend(pades::load_certificates(&read(path, "chain")?).with_context(|| format!("{}", path.display()))?);
+    }
+    let pin = match &args.pin_file {
+        Some(path) => {
+            let text = String::from_utf8(read(path, "PIN file")?).context("the PIN file is not UTF-8")?;
+            Some(text.lines().next().unwrap_or_default().to_string())
+        }
+        None => None,
+    };
+    let key = SigningKey::from_bytes(&read(&args.key, "key")?, pin.as_deref(), cert)
+        .with_context(|| format!("{}", args.key.display()))?;
+    let pdf = read(&args.input, "PDF")?;
+    let opts = SignOptions {
+        signing_time: SystemClock.now().with_timezone(&vietnam()),
+        field_name: args.field,
+        reason: args.reason,
+        location: args.location,
+        contents_size: args.contents_size,
+    };
+    let signed =
+        pades::sign_pdf(&pdf, &key, cert, &chain, &opts).with_context(|| format!("{}", args.input.display()))?;
+    let tmp = args.output.with_extension("vanthu-partial");
+    std::fs::write(&tmp, &signed).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!(
+        "signed {} → {} (PAdES B-B, {} bytes)",
+        args.input.display(),
+        args.output.display(),
+        signed.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,108 @@
+//! PAdES signing of PDF files (ETSI EN 319 142-1, baseline B-B).
+//!
+//! Pure: bytes in, bytes out. The signing time is an argument, never read from a clock, and
+//! nothing here does IO. A signature is added by an **incremental update** (the original bytes
+//! are kept verbatim), so earlier signatures stay valid and any number of sequential signatures
+//! can be added. The CMS is `ETSI.CAdES.detached` with exactly the signed attributes PAdES asks
+//! for — content-type, message-digest, signing-certificate-v2, and no signing-time (the claimed
+//! time goes into the signature dictionary's `/M`).
+//!
+//! ```text
+//! keys   ─ load a signing key (PKCS#8, encrypted PKCS#8 + PIN, PKCS#1 RSA, SEC1 EC; PEM or DER)
+//!          and certificates; check that the key matches the certificate
+//! cms    ─ build the detached CMS SignedData around a digest, signing with `keys`
+//! pdf    ─ the incremental update: signature field + widget + dictionary with fixed-size
+//!          placeholders, then the byte range, the digest and the CMS patched in place
+//! ```
+
+pub mod cms;
+pub mod keys;
+mod pdf;
+
+use chrono::{DateTime, FixedOffset};
+use x509_cert::Certificate;
+
+pub use keys::{load_certificates, SigningKey};
+
+/// Bytes reserved for the CMS in `/Contents` unless the caller asks for more. A B-B signature
+/// with a two-certificate RSA chain takes about 2.8 KB; this leaves room for longer chains.
+pub const DEFAULT_CONTENTS_SIZE: usize = 16 * 1024;
+
+/// Largest `/Contents` reservation accepted (hex doubles it in the file).
+pub const MAX_CONTENTS_SIZE: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PadesError {
+    #[error("the file is not a readable PDF: {0}")]
+    Pdf(String),
+    #[error("the PDF is encrypted; decrypt it before signing")]
+    Encrypted,
+    #[error("the PDF's cross-reference table is damaged (it was only readable by scanning); repair it before signing")]
+    Damaged,
+    #[error("the PDF has no pages")]
+    NoPages,
+    #[error(
+        "the signature needs {needed} bytes but /Contents reserves {reserved}; sign again with a larger reservation"
+    )]
+    ContentsTooSmall { needed: usize, reserved: usize },
+    #[error("the /Contents reservation must be between 4096 and {MAX_CONTENTS_SIZE} bytes, not {0}")]
+    ContentsSize(usize),
+    #[error("key: {0}")]
+    Key(String),
+    #[error("certificate: {0}")]
+    Certificate(String),
+    #[error("the private key does not belong to the signer's certificate")]
+    KeyMismatch,
+    #[error("the signer's certificate does not allow signing documents (key usage has neither digitalSignature nor nonRepudiation)")]
+    KeyUsage,
+    #[error("encoding the CMS failed: {0}")]
+    Encoding(String),
+}
+
+pub type PadesResult<T> = Result<T, PadesError>;
+
+/// What a signature says besides the CMS itself.
+#[derive(Clone, Debug)]
+pub struct SignOptions {
+    /// The claimed signing time, written to `/M` (with its offset, e.g. +07:00).
+    pub signing_time: DateTime<FixedOffset>,
+    /// Name of the new signature field; `None` picks the first free `SignatureN`.
+    pub field_name: Option<String>,
+    pub reason: Option<String>,
+    pub location: Option<String>,
+    /// Bytes reserved for the CMS (see [`DEFAULT_CONTENTS_SIZE`]).
+    pub contents_size: usize,
+}
+
+impl SignOptions {
+    pub fn at(signing_time: DateTime<FixedOffset>) -> Self {
+        Self {
+            signing_time,
+            field_name: None,
+            reason: None,
+            location: None,
+            contents_size: DEFAULT_CONTENTS_SIZE,
+        }
+    }
+}
+
+/// Signs `pdf` at PAdES B-B with `key` for `cert`, embedding `chain` (intermediates, optionally
+/// the root) in the CMS. Returns the whole signed file: the input bytes followed by the update.
+pub fn sign_pdf(
+    pdf: &[u8],
+    key: &SigningKey,
+    cert: &Certificate,
+    chain: &[Certificate],
+    opts: &SignOptions,
+) -> PadesResult<Vec<u8>> {
+    if !(4096..=MAX_CONTENTS_SIZE).contains(&opts.contents_size) {
+        return Err(PadesError::ContentsSize(opts.contents_size));
+    }
+    key.check_matches(cert)?;
+    keys::check_signing_usage(cert)?;
+    let mut prepared = pdf::prepare(pdf, opts)?;
+    let digest = prepared.digest();
+    let cms = cms::signed_data(key, cert, chain, &digest)?;
+    prepared.embed(&cms)?;
+    Ok(prepared.into_bytes())
+}

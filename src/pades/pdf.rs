@@ -1,0 +1,284 @@
+//! The PDF side of a signature: an incremental update that adds a signature field (merged with
+//! its widget, invisible, on page 1) and a signature dictionary whose `/ByteRange` and
+//! `/Contents` are fixed-width placeholders; then the real byte range and the CMS are patched
+//! into the serialized bytes without changing their length.
+//!
+//! Invariants of the result: `ByteRange = [0 a b c]` where `a` is the offset of `<` of this
+//! signature's `/Contents`, `b` the offset just after its `>`, and `b + c` the file length.
+
+use lopdf::{Dictionary, Document, IncrementalDocument, Object, ObjectId, StringFormat};
+use ring::digest::{Context, SHA256};
+
+use super::{PadesError, PadesResult, SignOptions};
+
+/// Placeholder for each unknown ByteRange number: wide enough for any file up to 10 GB.
+const BYTE_RANGE_PLACEHOLDER: i64 = 9_999_999_999;
+const BYTE_RANGE_MARK: &[u8] = b"9999999999 9999999999 9999999999";
+/// Field flags of the widget: Print (4) + Locked (128).
+const WIDGET_FLAGS: i64 = 132;
+/// AcroForm SigFlags: SignaturesExist (1) + AppendOnly (2).
+const SIG_FLAGS: i64 = 3;
+
+/// A serialized update with its placeholders located.
+pub(crate) struct Prepared {
+    bytes: Vec<u8>,
+    /// Offset of `<` of `/Contents`.
+    gap_start: usize,
+    /// Offset just after `>`.
+    gap_end: usize,
+}
+
+fn pdf_err(e: lopdf::Error) -> PadesError {
+    PadesError::Pdf(e.to_string())
+}
+
+/// A PDF text string: ASCII as a literal, anything else as UTF-16BE with a byte-order mark.
+fn text_string(s: &str) -> Object {
+    if s.is_ascii() {
+        Object::String(s.as_bytes().to_vec(), StringFormat::Literal)
+    } else {
+        let mut bytes = vec![0xFE, 0xFF];
+        for unit in s.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_be_bytes());
+        }
+        Object::String(bytes, StringFormat::Hexadecimal)
+    }
+}
+
+/// `D:YYYYMMDDHHmmSS+07'00'`.
+fn pdf_date(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    let offset = t.offset().local_minus_utc();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let offset = offset.unsigned_abs();
+    format!(
+        "D:{}{}{:02}'{:02}'",
+        t.format("%Y%m%d%H%M%S"),
+        sign,
+        offset / 3600,
+        (offset % 3600) / 60
+    )
+}
+
+fn field_names(doc: &Document, fields: &[Object]) -> Vec<Vec<u8>> {
+    fields
+        .iter()
+        .filter_map(|f| doc.dereference(f).ok())
+        .filter_map(|(_, o)| o.as_dict().ok())
+        .filter_map(|d| d.get(b"T").ok()?.as_str().ok().map(<[u8]>::to_vec))
+        .collect()
+}
+
+pub(crate) fn prepare(pdf: &[u8], opts: &SignOptions) -> PadesResult<Prepared> {
+    let doc = Document::load_mem(pdf).map_err(pdf_err)?;
+    if doc.is_encrypted() || doc.trailer.has(b"Encrypt") {
+        return Err(PadesError::Encrypted);
+    }
+    if doc.xref_start == 0 {
+        return Err(PadesError::Damaged);
+    }
+    let page_id = *doc.get_pages().values().next().ok_or(PadesError::NoPages)?;
+    let catalog_id = doc
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(|_| PadesError::Pdf("the trailer has no /Root reference".into()))?;
+    let catalog = doc.get_dictionary(catalog_id).map_err(pdf_err)?.clone();
+
+    // The AcroForm: indirect (edited in place), inline (moved to an object of its own) or new.
+    let (acro_id, mut acro) = match catalog.get(b"AcroForm") {
+        Ok(Object::Reference(id)) => (Some(*id), doc.get_dictionary(*id).map_err(pdf_err)?.clone()),
+        Ok(Object::Dictionary(d)) => (None, d.clone()),
+        _ => (None, Dictionary::new()),
+    };
+    let (fields_id, mut fields) = match acro.get(b"Fields") {
+        Ok(Object::Reference(id)) => (
+            Some(*id),
+            doc.get_object(*id).and_then(Object::as_array).map_err(pdf_err)?.clone(),
+        ),
+        Ok(Object::Array(a)) => (None, a.clone()),
+        _ => (None, Vec::new()),
+    };
+    let taken = field_names(&doc, &fields);
+    let name = match &opts.field_name {
+        Some(n) if taken.iter().any(|t| t == n.as_bytes()) => {
+            return Err(PadesError::Pdf(format!("a field named \"{n}\" already exists")))
+        }
+        Some(n) => n.clone(),
+        None => (1..)
+            .map(|i| format!("Signature{i}"))
+            .find(|n| !taken.iter().any(|t| t == n.as_bytes()))
+            .unwrap_or_else(|| "Signature".into()),
+    };
+    let mut page = doc.get_dictionary(page_id).map_err(pdf_err)?.clone();
+    let (annots_id, mut annots) = match page.get(b"Annots") {
+        Ok(Object::Reference(id)) => (
+            Some(*id),
+            doc.get_object(*id).and_then(Object::as_array).map_err(pdf_err)?.clone(),
+        ),
+        Ok(Object::Array(a)) => (None, a.clone()),
+        _ => (None, Vec::new()),
+    };
+
+    let mut inc = IncrementalDocument::create_from(pdf.to_vec(), doc);
+    let new = &mut inc.new_document;
+
+    let mut sig = Dictionary::new();
+    sig.set("Type", Object::Name(b"Sig".to_vec()));
+    sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
+    sig.set("SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
+    sig.set(
+        "ByteRange",
+        Object::Array(vec![
+            Object::Integer(0),
+            Object::Integer(BYTE_RANGE_PLACEHOLDER),
+            Object::Integer(BYTE_RANGE_PLACEHOLDER),
+            Object::Integer(BYTE_RANGE_PLACEHOLDER),
+        ]),
+    );
+    sig.set(
+        "Contents",
+        Object::String(vec![0; opts.contents_size], StringFormat::Hexadecimal),
+    );
+    sig.set(
+        "M",
+        Object::String(pdf_date(&opts.signing_time).into_bytes(), StringFormat::Literal),
+    );
+    if let Some(reason) = &opts.reason {
+        sig.set("Reason", text_string(reason));
+    }
+    if let Some(location) = &opts.location {
+        sig.set("Location", text_string(location));
+    }
+    let sig_id = new.add_object(sig);
+
+    let mut widget = Dictionary::new();
+    widget.set("Type", Object::Name(b"Annot".to_vec()));
+    widget.set("Subtype", Object::Name(b"Widget".to_vec()));
+    widget.set("FT", Object::Name(b"Sig".to_vec()));
+    widget.set("T", text_string(&name));
+    widget.set("V", Object::Reference(sig_id));
+    widget.set("Rect", Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()]));
+    widget.set("F", Object::Integer(WIDGET_FLAGS));
+    widget.set("P", Object::Reference(page_id));
+    let widget_id = new.add_object(widget);
+
+    annots.push(Object::Reference(widget_id));
+    set_array(new, &mut page, b"Annots", annots_id, annots);
+    new.set_object(page_id, page);
+
+    fields.push(Object::Reference(widget_id));
+    set_array(new, &mut acro, b"Fields", fields_id, fields);
+    acro.set("SigFlags", Object::Integer(SIG_FLAGS));
+    match acro_id {
+        Some(id) => new.set_object(id, acro),
+        None => {
+            let id = new.add_object(acro);
+            let mut catalog = catalog;
+            catalog.set("AcroForm", Object::Reference(id));
+            new.set_object(catalog_id, catalog);
+        }
+    }
+
+    let mut bytes = Vec::with_capacity(pdf.len() + 2 * opts.contents_size + 8192);
+    inc.save_to(&mut bytes)
+        .map_err(|e| PadesError::Pdf(format!("writing the update failed: {e}")))?;
+    locate(bytes, pdf.len(), opts.contents_size)
+}
+
+/// Puts `items` back where the array lived: its own object when it had one, else inline.
+fn set_array(new: &mut Document, owner: &mut Dictionary, key: &[u8], id: Option<ObjectId>, items: Vec<Object>) {
+    match id {
+        Some(id) => new.set_object(id, Object::Array(items)),
+        None => owner.set(key.to_vec(), Object::Array(items)),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// Finds the placeholders in the appended update and writes the real byte range.
+fn locate(mut bytes: Vec<u8>, update_start: usize, reserved: usize) -> PadesResult<Prepared> {
+    let missing = || PadesError::Pdf("the signature placeholders were not found in the update".into());
+    let mut hole = Vec::with_capacity(2 * reserved + 2);
+    hole.push(b'<');
+    hole.resize(2 * reserved + 1, b'0');
+    hole.push(b'>');
+    let gap_start = find(&bytes, &hole, update_start).ok_or_else(missing)?;
+    let gap_end = gap_start + hole.len();
+
+    let mark = find(&bytes, BYTE_RANGE_MARK, update_start).ok_or_else(missing)?;
+    let open = bytes[..mark].iter().rposition(|&b| b == b'[').ok_or_else(missing)?;
+    let close = find(&bytes, b"]", mark).ok_or_else(missing)?;
+    let width = close - open - 1;
+    let range = format!("0 {} {} {}", gap_start, gap_end, bytes.len() - gap_end);
+    if range.len() > width {
+        return Err(PadesError::Pdf(
+            "the file is too large for the byte range placeholder".into(),
+        ));
+    }
+    let padded = format!("{range:<width$}");
+    bytes[open + 1..close].copy_from_slice(padded.as_bytes());
+    Ok(Prepared {
+        bytes,
+        gap_start,
+        gap_end,
+    })
+}
+
+impl Prepared {
+    /// SHA-256 over the byte range: everything but this signature's `<…>`.
+    pub(crate) fn digest(&self) -> Vec<u8> {
+        let mut ctx = Context::new(&SHA256);
+        ctx.update(&self.bytes[..self.gap_start]);
+        ctx.update(&self.bytes[self.gap_end..]);
+        ctx.finish().as_ref().to_vec()
+    }
+
+    /// Writes the CMS as hex into the hole; the rest stays zero padding.
+    pub(crate) fn embed(&mut self, cms: &[u8]) -> PadesResult<()> {
+        let reserved = (self.gap_end - self.gap_start - 2) / 2;
+        if cms.len() > reserved {
+            return Err(PadesError::ContentsTooSmall {
+                needed: cms.len(),
+                reserved,
+            });
+        }
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let out = &mut self.bytes[self.gap_start + 1..];
+        for (i, b) in cms.iter().enumerate() {
+            out[2 * i] = HEX[(b >> 4) as usize];
+            out[2 * i + 1] = HEX[(b & 0xF) as usize];
+        }
+        Ok(())
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdf_dates_carry_the_offset() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:05:07+07:00").expect("date");
+        assert_eq!(pdf_date(&t), "D:20261201090507+07'00'");
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:05:07-03:30").expect("date");
+        assert_eq!(pdf_date(&t), "D:20261201090507-03'30'");
+    }
+
+    #[test]
+    fn vietnamese_text_strings_are_utf16_with_bom() {
+        assert_eq!(text_string("ok"), Object::String(b"ok".to_vec(), StringFormat::Literal));
+        let Object::String(bytes, StringFormat::Hexadecimal) = text_string("Đ") else {
+            panic!("expected a hex string")
+        };
+        assert_eq!(bytes, vec![0xFE, 0xFF, 0x01, 0x10]);
+    }
+}
