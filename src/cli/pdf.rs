@@ -7,12 +7,33 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::clock::{vietnam, Clock, SystemClock};
-use crate::pades::{self, SignOptions, SigningKey};
+use crate::pades::{self, SignOptions, SigningKey, Verdict, VerifyOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum PdfCommand {
     /// Sign a PDF by incremental update (earlier signatures stay valid).
     Sign(SignArgs),
+    /// Verify every signature; exit 0 only when all are valid and trusted (1: invalid,
+    /// 2: indeterminate, e.g. revocation unknown).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Trust anchors (PEM or DER certificates). Repeatable; at least one.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// CRLs to check revocation against (PEM or DER), besides those in the document's DSS.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
+    /// Accept an unknown revocation status (the report still says it is unknown).
+    #[arg(long)]
+    pub no_revocation_check: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The PDF to verify.
+    pub input: PathBuf,
 }
 
 /// Signature levels this build can produce.
@@ -73,6 +94,7 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
 pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
     match cmd {
         PdfCommand::Sign(args) => sign(args),
+        PdfCommand::Verify(args) => verify(args),
     }
 }
 
@@ -117,4 +139,49 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         signed.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let mut trust = Vec::new();
+    for path in &args.trust {
+        trust.extend(
+            pades::load_certificates(&read(path, "trust anchor")?).with_context(|| format!("{}", path.display()))?,
+        );
+    }
+    let mut crls = Vec::new();
+    for path in &args.crl {
+        crls.extend(pades::load_crls(&read(path, "CRL")?).with_context(|| format!("{}", path.display()))?);
+    }
+    let opts = VerifyOptions {
+        trust,
+        crls,
+        at: SystemClock.now(),
+        allow_unknown_revocation: args.no_revocation_check,
+    };
+    let report =
+        pades::verify_pdf(&read(&args.input, "PDF")?, &opts).with_context(|| format!("{}", args.input.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for (i, s) in report.signatures.iter().enumerate() {
+            println!(
+                "signature {} [{}]: {:?} - signer {}; covers whole file: {}; revocation: {}",
+                i + 1,
+                s.field.as_deref().unwrap_or("?"),
+                s.verdict,
+                s.signer.as_deref().unwrap_or("?"),
+                s.covers_whole_file,
+                s.revocation
+            );
+            for r in &s.reasons {
+                println!("  - {r}");
+            }
+        }
+        println!("verdict: {:?}", report.verdict);
+    }
+    Ok(match report.verdict {
+        Verdict::Valid => ExitCode::SUCCESS,
+        Verdict::Invalid => ExitCode::from(1),
+        Verdict::Indeterminate => ExitCode::from(2),
+    })
 }

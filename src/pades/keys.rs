@@ -45,7 +45,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// One PEM block (label + DER) or, when the input has no PEM boundary, the input as DER.
-fn pem_blocks(bytes: &[u8]) -> PadesResult<Vec<(String, Vec<u8>)>> {
+pub(crate) fn pem_blocks(bytes: &[u8]) -> PadesResult<Vec<(String, Vec<u8>)>> {
     const BEGIN: &[u8] = b"-----BEGIN ";
     const END: &[u8] = b"-----END ";
     if find(bytes, BEGIN, 0).is_none() {

@@ -18,11 +18,13 @@
 pub mod cms;
 pub mod keys;
 mod pdf;
+pub mod verify;
 
 use chrono::{DateTime, FixedOffset};
 use x509_cert::Certificate;
 
 pub use keys::{load_certificates, SigningKey};
+pub use verify::{load_crls, verify_pdf, Verdict, VerificationReport, VerifyOptions};
 
 /// Bytes reserved for the CMS in `/Contents` unless the caller asks for more. A B-B signature
 /// with a two-certificate RSA chain takes about 2.8 KB; this leaves room for longer chains.
@@ -55,6 +57,8 @@ pub enum PadesError {
     KeyMismatch,
     #[error("the signer's certificate does not allow signing documents (key usage has neither digitalSignature nor nonRepudiation)")]
     KeyUsage,
+    #[error("the signer's certificate is not valid at the signing time {0}")]
+    NotValidAt(String),
     #[error("encoding the CMS failed: {0}")]
     Encoding(String),
 }
@@ -100,6 +104,9 @@ pub fn sign_pdf(
     }
     key.check_matches(cert)?;
     keys::check_signing_usage(cert)?;
+    if !verify::valid_at(cert, opts.signing_time.with_timezone(&chrono::Utc)) {
+        return Err(PadesError::NotValidAt(opts.signing_time.to_rfc3339()));
+    }
     let mut prepared = pdf::prepare(pdf, opts)?;
     let digest = prepared.digest();
     let cms = cms::signed_data(key, cert, chain, &digest)?;

@@ -9,6 +9,7 @@ mod cli;
 mod jobs;
 mod objects_s3;
 mod pades_sign;
+mod pades_verify;
 mod pki_test_certs;
 mod storage;
 mod tidy;
