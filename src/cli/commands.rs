@@ -69,6 +69,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Example) => unreachable!("handled before start-up"),
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
+        Command::Archive(cmd) => super::archive::run(config, cmd).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The command line. Every failure ends with one line on stderr and a non-zero exit code.
 
+pub mod archive;
 mod commands;
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The archive: fixity checks.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 #[derive(Debug, Args)]

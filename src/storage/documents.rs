@@ -178,7 +178,11 @@ fn bind_document<'q>(
         .bind(item.created_by)
         .bind(item.now_ms)
         .bind(item.now_ms)
-        .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
+        .bind(search_text(&[
+            Some(&doc.subject),
+            doc.symbol.as_deref(),
+            doc.issuer_name.as_deref(),
+        ]))
         .bind(arrival_number)
         .bind(arrival.map(|a| a.series_id))
         .bind(arrival.map(|a| a.year))
@@ -224,14 +228,15 @@ async fn insert_documents(
         }
         return Ok(rows);
     }
-    let mut ids: Vec<i64> =
-        sqlx::query_as::<_, (i64,)>("SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)")
-            .bind(items.len() as i64)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|r| r.0)
-            .collect();
+    let mut ids: Vec<i64> = sqlx::query_as::<_, (i64,)>(
+        "SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(items.len() as i64)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| r.0)
+    .collect();
     if ids.len() != items.len() {
         return Err(StorageError::Corrupt("the id sequence returned too few values".into()));
     }
@@ -251,7 +256,11 @@ async fn insert_documents(
         }
     }
     ids.iter()
-        .map(|id| by_id.remove(id).ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned"))))
+        .map(|id| {
+            by_id
+                .remove(id)
+                .ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned")))
+        })
         .collect()
 }
 
@@ -361,6 +370,18 @@ impl Db {
             });
         }
         audit::append(&mut tx, &entries).await?;
+        let registered: Vec<i64> = out
+            .iter()
+            .filter(|r| r.document.status == "registered")
+            .map(|r| r.document.id)
+            .collect();
+        super::archive::enqueue_archive(
+            &mut tx,
+            &registered,
+            "registered",
+            items.first().map_or(0, |i| i.now_ms),
+        )
+        .await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -460,6 +481,7 @@ impl Db {
         entry.details =
             serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
         audit::append(&mut tx, &[entry]).await?;
+        super::archive::enqueue_archive(&mut tx, &[id], "issued", now_ms).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
@@ -610,6 +632,7 @@ impl Db {
             now_ms,
         )
         .await?;
+        super::archive::enqueue_archive(&mut tx, &[file.document_id], &format!("file-{}", file.id), now_ms).await?;
         tx.commit().await?;
         Ok(file)
     }
