@@ -392,6 +392,13 @@ async fn deposit_package_export_and_check() {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    let (rc, stdout, stderr) = crate::archive::vanthu(&app, &["archive", "records"]);
+    assert_eq!(rc, Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("DANH MỤC HỒ SƠ năm {year}")), "{stdout}");
+    assert!(
+        stdout.contains("05.NV\tHồ sơ tổ chức thi hành án vụ việc số 12/2026\t10 năm\topen"),
+        "{stdout}"
+    );
     let out = app.db.dir.path().join("goi-nop-luu");
     let out_s = out.display().to_string();
     let (code_open, _, stderr) = crate::archive::vanthu(&app, &["archive", "export", &id.to_string(), "--out", &out_s]);
