@@ -71,7 +71,7 @@ async fn run(dir: &Path, mib: usize, runs: usize) -> Result<()> {
     let (mut put, mut get, mut cp, mut sha) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let src = dir.join(format!("source-{run}.bin"));
-        std::fs::write(&src, pseudo_random(size, 0x5eed + run as u64))?;
+        std::fs::write(&src, pseudo_random(size, 0x5eed_0000 + 2 * run as u64 + 1))?;
 
         let t = Instant::now();
         let file = tokio::fs::File::open(&src).await?;
