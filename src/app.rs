@@ -107,6 +107,10 @@ impl App {
                 stop_rx.clone(),
             )));
         }
+        background.push(tokio::spawn(crate::archive::fixity::run_schedule(
+            self.services.clone(),
+            stop_rx.clone(),
+        )));
         background.push(tokio::spawn(refresh_gauges(self.services.clone(), stop_rx)));
         let result = crate::http::serve(self.listener, self.services.clone(), shutdown).await;
         let _ = stop_tx.send(true);

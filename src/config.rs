@@ -58,6 +58,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub limits: LimitsConfig,
     pub jobs: JobsConfig,
+    pub archive: ArchiveConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -99,6 +100,24 @@ pub struct JobsConfig {
     pub poll_ms: u64,
 }
 
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Seconds between scheduled fixity checks of the archive, counted from the last run; 0 = never.
+    pub fixity_interval_secs: u64,
+    /// Objects re-read per scheduled check (a random sample); 0 = all of them.
+    pub fixity_sample: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            fixity_interval_secs: 7 * 24 * 3600,
+            fixity_sample: 0,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -111,6 +130,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             limits: LimitsConfig::default(),
             jobs: JobsConfig::default(),
+            archive: ArchiveConfig::default(),
         }
     }
 }
@@ -174,6 +194,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("VANTHU_MAX_FAILED_LOGINS", "security.max_failed_logins"),
     ("VANTHU_UPLOAD_BYTES", "limits.upload_bytes"),
     ("VANTHU_JOBS_ENABLED", "jobs.enabled"),
+    ("VANTHU_ARCHIVE_FIXITY_INTERVAL_SECS", "archive.fixity_interval_secs"),
 ];
 
 impl Config {
@@ -262,6 +283,7 @@ fn env_value(key: &str, raw: &str) -> Result<toml::Value, String> {
             | "security.session_absolute_secs"
             | "security.max_failed_logins"
             | "limits.upload_bytes"
+            | "archive.fixity_interval_secs"
     );
     if numeric {
         return raw

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod cli;

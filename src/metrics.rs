@@ -40,6 +40,7 @@ pub struct Metrics {
     pub job_oldest_age_seconds: Gauge<f64, AtomicU64>,
     pub jobs_failed: Gauge,
     pub db_up: Gauge,
+    pub archive_fixity: crate::archive::fixity::FixityGauges,
 }
 
 impl Default for Metrics {
@@ -85,8 +86,10 @@ impl Metrics {
             "1 when the database answered the last probe",
             db_up.clone(),
         );
+        let archive_fixity = crate::archive::fixity::FixityGauges::register(&mut registry);
         Self {
             registry: Mutex::new(registry),
+            archive_fixity,
             requests,
             latency,
             jobs_run,

@@ -73,6 +73,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Example) | Command::Pdf(_) => unreachable!("handled before start-up"),
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
+        Command::Archive(cmd) => super::archive::run(config, cmd).await,
     }
 }
 

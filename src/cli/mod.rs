@@ -1,5 +1,6 @@
 //! The command line. Every failure ends with one line on stderr and a non-zero exit code.
 
+pub mod archive;
 mod commands;
 mod pdf;
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// Sign PDF files (PAdES); needs no database.
     #[command(subcommand)]
     Pdf(PdfCommand),
+    /// The archive: fixity checks.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 #[derive(Debug, Args)]

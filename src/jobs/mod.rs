@@ -26,6 +26,10 @@ impl Handlers {
     pub fn standard() -> Self {
         let mut h = Self::default();
         h.add("file.verify", Arc::new(VerifyFile));
+        h.add(
+            crate::storage::ARCHIVE_JOB,
+            Arc::new(crate::archive::ArchiveDocumentJob),
+        );
         h
     }
 

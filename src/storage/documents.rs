@@ -370,6 +370,18 @@ impl Db {
             });
         }
         audit::append(&mut tx, &entries).await?;
+        let registered: Vec<i64> = out
+            .iter()
+            .filter(|r| r.document.status == "registered")
+            .map(|r| r.document.id)
+            .collect();
+        super::archive::enqueue_archive(
+            &mut tx,
+            &registered,
+            "registered",
+            items.first().map_or(0, |i| i.now_ms),
+        )
+        .await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -469,6 +481,7 @@ impl Db {
         entry.details =
             serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
         audit::append(&mut tx, &[entry]).await?;
+        super::archive::enqueue_archive(&mut tx, &[id], "issued", now_ms).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
@@ -619,6 +632,7 @@ impl Db {
             now_ms,
         )
         .await?;
+        super::archive::enqueue_archive(&mut tx, &[file.document_id], &format!("file-{}", file.id), now_ms).await?;
         tx.commit().await?;
         Ok(file)
     }

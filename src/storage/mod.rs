@@ -6,11 +6,13 @@
 //! [`Backend`]. On SQLite all writes go through one connection (a single writer), reads through a
 //! pool; WAL mode lets them run side by side.
 
+mod archive;
 mod audit;
 mod documents;
 mod error;
 mod jobs;
 mod org;
+mod records;
 mod rows;
 mod series;
 mod sessions;
@@ -23,10 +25,12 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use archive::{ArchiveObjectRow, ArchiveRecord, ArchivedDocumentRow, ArchivedFileRow, FixityRunRow, ARCHIVE_JOB};
 pub use audit::AuditVerification;
 pub use documents::{Arrival, DocumentFilter, NewDocument, NewFile, Registration, SortOrder};
 pub use error::StorageError;
 pub use jobs::{Job, JobStats};
+pub use records::{FiledDocument, NewRecord, Record, RecordChange};
 pub use rows::*;
 pub use series::choose as choose_series;
 

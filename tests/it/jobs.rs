@@ -419,7 +419,9 @@ async fn corrupt_body(b: Backend) {
     let ran = vanthu::jobs::run_once(&app.services, &handlers, "test-worker")
         .await
         .expect("run once");
-    assert_eq!(ran, 1);
+    // file.verify, and archive.document for the registration and for the attach (which also
+    // refuse the tampered copy).
+    assert_eq!(ran, 3);
     let job = app.services.db.job(&job_key).await.expect("job");
     assert_eq!((job.state.as_str(), job.attempts), ("queued", 1), "{job:?}");
     let err = job.last_error.clone().expect("error recorded");
@@ -459,7 +461,7 @@ async fn corrupt_body(b: Backend) {
         vanthu::jobs::run_once(&app.services, &handlers, "test-worker")
             .await
             .expect("run"),
-        1
+        3
     );
     let job = app.services.db.job(&job_key).await.expect("job");
     assert_eq!(

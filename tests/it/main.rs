@@ -5,6 +5,8 @@ mod common;
 mod api_auth;
 mod api_documents;
 mod api_org;
+mod archive;
+mod archive_records;
 mod cli;
 mod jobs;
 mod objects_s3;

@@ -1,8 +1,10 @@
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod documents;
 pub mod org;
+pub mod records;
 pub mod registers;
 pub mod system;
 
@@ -19,6 +21,8 @@ pub fn api_router() -> Router<Services> {
         .merge(documents::router())
         .merge(registers::router())
         .merge(audit::router())
+        .merge(archive::router())
+        .merge(records::router())
         .route("/openapi.json", axum::routing::get(system::openapi))
 }
 

@@ -116,6 +116,10 @@ pub fn test_config(db: &TestDb) -> Config {
             poll_ms: 50,
             ..defaults.jobs.clone()
         },
+        archive: vanthu::config::ArchiveConfig {
+            fixity_interval_secs: 0,
+            ..defaults.archive.clone()
+        },
         ..defaults
     }
 }

@@ -1,0 +1,307 @@
+//! The archive's tables: archived documents and files, the objects written, fixity runs; and the
+//! `archive.document` jobs queued in the transactions that register documents and attach files.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use super::{audit, Db, StorageResult};
+use crate::audit::NewAuditEntry;
+
+/// The job kind that archives a document (and its files).
+pub const ARCHIVE_JOB: &str = "archive.document";
+
+/// Queues `archive.document` for these documents inside the caller's transaction (one
+/// statement). `reason` makes the dedup key: a registration, a numbering or a file attach each
+/// queue their own job, and a repeat of the same event is dropped.
+pub(crate) async fn enqueue_archive(
+    conn: &mut AnyConnection,
+    document_ids: &[i64],
+    reason: &str,
+    now_ms: i64,
+) -> StorageResult<()> {
+    if document_ids.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO jobs (kind, dedup_key, payload, state, attempts, run_at, created_at, updated_at) VALUES ",
+    );
+    for i in 0..document_ids.len() {
+        let b = i * 2;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "('{ARCHIVE_JOB}', ${}, ${}, 'queued', 0, $1, $1, $1)",
+            b + 2,
+            b + 3
+        ));
+    }
+    sql.push_str(" ON CONFLICT (dedup_key) DO NOTHING");
+    let mut q = sqlx::query(&sql).persistent(false).bind(now_ms);
+    for id in document_ids {
+        q = q
+            .bind(format!("{ARCHIVE_JOB}:{id}:{reason}"))
+            .bind(serde_json::json!({"document_id": id}).to_string());
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
+/// An object the archive wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ArchiveObjectRow {
+    pub object_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    /// `file`, `metadata_json` or `metadata_xml`.
+    pub kind: String,
+    pub created_at: i64,
+}
+
+/// An archived document as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ArchivedDocumentRow {
+    pub document_id: i64,
+    pub version: i64,
+    pub metadata: String,
+    pub metadata_sha256: String,
+    pub metadata_json_key: String,
+    pub metadata_xml_key: String,
+    pub verification_report_key: Option<String>,
+    pub archived_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ArchivedFileRow {
+    pub file_id: i64,
+    pub document_id: i64,
+    pub object_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub archived_at: i64,
+}
+
+/// What one archiving pass writes, all in one transaction.
+#[derive(Clone, Debug)]
+pub struct ArchiveRecord {
+    pub document_id: i64,
+    pub files: Vec<ArchivedFileRow>,
+    pub metadata: String,
+    pub metadata_json: ArchiveObjectRow,
+    pub metadata_xml: ArchiveObjectRow,
+    pub now_ms: i64,
+    pub audit_entry: NewAuditEntry,
+}
+
+/// A fixity run as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct FixityRunRow {
+    pub id: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub sampled: i64,
+    pub checked: i64,
+    pub missing: i64,
+    pub corrupt: i64,
+    pub orphaned: i64,
+    /// JSON: the problems found.
+    pub report: String,
+}
+
+const DOC_COLUMNS: &str = "document_id, version, metadata, metadata_sha256, metadata_json_key, metadata_xml_key, \
+    verification_report_key, archived_at, updated_at";
+
+async fn insert_object(conn: &mut AnyConnection, o: &ArchiveObjectRow) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO archive_objects (object_key, sha256, size_bytes, kind, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (object_key) DO NOTHING",
+    )
+    .bind(&o.object_key)
+    .bind(&o.sha256)
+    .bind(o.size_bytes)
+    .bind(&o.kind)
+    .bind(o.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    /// Records a finished archiving pass: its objects, files and metadata, and an audit entry —
+    /// only called once every object is stored. The version goes up when the metadata changed.
+    /// Returns the stored row and whether anything changed.
+    pub async fn record_archive(&self, r: &ArchiveRecord) -> StorageResult<(ArchivedDocumentRow, bool)> {
+        let mut tx = self.write.begin().await?;
+        for f in &r.files {
+            insert_object(
+                &mut tx,
+                &ArchiveObjectRow {
+                    object_key: f.object_key.clone(),
+                    sha256: f.sha256.clone(),
+                    size_bytes: f.size_bytes,
+                    kind: "file".into(),
+                    created_at: r.now_ms,
+                },
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO archived_files (file_id, document_id, object_key, sha256, size_bytes, archived_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (file_id) DO NOTHING",
+            )
+            .bind(f.file_id)
+            .bind(r.document_id)
+            .bind(&f.object_key)
+            .bind(&f.sha256)
+            .bind(f.size_bytes)
+            .bind(r.now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_object(&mut tx, &r.metadata_json).await?;
+        insert_object(&mut tx, &r.metadata_xml).await?;
+        let current: Option<ArchivedDocumentRow> = sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
+        ))
+        .bind(r.document_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let changed = match &current {
+            None => {
+                sqlx::query(
+                    "INSERT INTO archived_documents (document_id, version, metadata, metadata_sha256, metadata_json_key, \
+                     metadata_xml_key, verification_report_key, archived_at, updated_at) VALUES ($1, 1, $2, $3, $4, $5, NULL, $6, $6)",
+                )
+                .bind(r.document_id)
+                .bind(&r.metadata)
+                .bind(&r.metadata_json.sha256)
+                .bind(&r.metadata_json.object_key)
+                .bind(&r.metadata_xml.object_key)
+                .bind(r.now_ms)
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            Some(c) if c.metadata_sha256 != r.metadata_json.sha256 => {
+                sqlx::query(
+                    "UPDATE archived_documents SET version = version + 1, metadata = $2, metadata_sha256 = $3, \
+                     metadata_json_key = $4, metadata_xml_key = $5, updated_at = $6 WHERE document_id = $1",
+                )
+                .bind(r.document_id)
+                .bind(&r.metadata)
+                .bind(&r.metadata_json.sha256)
+                .bind(&r.metadata_json.object_key)
+                .bind(&r.metadata_xml.object_key)
+                .bind(r.now_ms)
+                .execute(&mut *tx)
+                .await?;
+                true
+            }
+            Some(_) => false,
+        };
+        if changed {
+            audit::append(&mut tx, std::slice::from_ref(&r.audit_entry)).await?;
+        }
+        let row: ArchivedDocumentRow = sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
+        ))
+        .bind(r.document_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((row, changed))
+    }
+
+    pub async fn archived_document(&self, document_id: i64) -> StorageResult<ArchivedDocumentRow> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
+        ))
+        .bind(document_id)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    pub async fn archived_files(&self, document_id: i64) -> StorageResult<Vec<ArchivedFileRow>> {
+        Ok(sqlx::query_as(
+            "SELECT file_id, document_id, object_key, sha256, size_bytes, archived_at FROM archived_files \
+             WHERE document_id = $1 ORDER BY file_id",
+        )
+        .bind(document_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// Archive objects in key order, `limit` at a time after `after` (keyset paging).
+    pub async fn archive_objects_page(&self, after: &str, limit: i64) -> StorageResult<Vec<ArchiveObjectRow>> {
+        Ok(sqlx::query_as(
+            "SELECT object_key, sha256, size_bytes, kind, created_at FROM archive_objects WHERE object_key > $1 \
+             ORDER BY object_key LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    pub async fn archive_object_count(&self) -> StorageResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM archive_objects")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n)
+    }
+
+    /// Which of `keys` the archive has rows for (orphan detection, one query per batch).
+    pub async fn archive_objects_known(&self, keys: &[String]) -> StorageResult<std::collections::HashSet<String>> {
+        if keys.is_empty() {
+            return Ok(std::collections::HashSet::new());
+        }
+        let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT object_key FROM archive_objects WHERE object_key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql).persistent(false);
+        for k in keys {
+            q = q.bind(k);
+        }
+        Ok(q.fetch_all(&self.read).await?.into_iter().map(|r| r.0).collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_fixity_run(
+        &self,
+        started_at: i64,
+        finished_at: i64,
+        sampled: bool,
+        checked: i64,
+        missing: i64,
+        corrupt: i64,
+        orphaned: i64,
+        report: &str,
+    ) -> StorageResult<FixityRunRow> {
+        Ok(sqlx::query_as(
+            "INSERT INTO archive_fixity_runs (started_at, finished_at, sampled, checked, missing, corrupt, orphaned, report) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, started_at, finished_at, sampled, checked, missing, corrupt, \
+             orphaned, report",
+        )
+        .bind(started_at)
+        .bind(finished_at)
+        .bind(i64::from(sampled))
+        .bind(checked)
+        .bind(missing)
+        .bind(corrupt)
+        .bind(orphaned)
+        .bind(report)
+        .fetch_one(&self.write)
+        .await?)
+    }
+
+    pub async fn last_fixity_run(&self) -> StorageResult<Option<FixityRunRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, started_at, finished_at, sampled, checked, missing, corrupt, orphaned, report \
+             FROM archive_fixity_runs ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.read)
+        .await?)
+    }
+}
