@@ -51,7 +51,9 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
     db.migrate().await.map_err(BuildError::Database)?;
     let objects =
         Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
+    let search = crate::search::SearchHandle::new(config.data_dir.join("search-index"));
     Ok(Services {
+        search,
         audit: AuditSink::start(db.clone()),
         registrar: Registrar::start(db.clone()),
         config: Arc::new(config),
@@ -107,6 +109,10 @@ impl App {
                 stop_rx.clone(),
             )));
         }
+        background.push(tokio::spawn(crate::search::indexer::run(
+            self.services.clone(),
+            stop_rx.clone(),
+        )));
         background.push(tokio::spawn(refresh_gauges(self.services.clone(), stop_rx)));
         let result = crate::http::serve(self.listener, self.services.clone(), shutdown).await;
         let _ = stop_tx.send(true);

@@ -18,6 +18,7 @@ pub mod model;
 pub mod objects;
 pub mod registers;
 pub mod registry;
+pub mod search;
 pub mod services;
 pub mod session_cache;
 pub mod storage;

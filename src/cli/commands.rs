@@ -69,6 +69,8 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Example) => unreachable!("handled before start-up"),
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
+        Command::Search(args) => super::search::search(config, args).await,
+        Command::Reindex => super::search::reindex(config).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command line. Every failure ends with one line on stderr and a non-zero exit code.
 
 mod commands;
+mod search;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ pub enum Command {
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Full-text search of documents (Vietnamese, with or without diacritics).
+    Search(search::SearchArgs),
+    /// Rebuild this data dir's search index from the database (the server must be stopped).
+    Reindex,
 }
 
 #[derive(Debug, Args)]

@@ -56,6 +56,7 @@ impl Modify for Bearer {
         routes::registers::register,
         routes::audit::list,
         routes::audit::verify,
+        routes::search::search_documents,
     ),
     components(schemas(crate::http::error::ErrorBody))
 )]

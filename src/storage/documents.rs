@@ -1,7 +1,7 @@
 //! Documents, their numbers and their files.
 
 use super::rows::{Document, DocumentFile, DocumentRow, DOCUMENT_COLUMNS};
-use super::{audit, jobs, series, Db, StorageError, StorageResult};
+use super::{audit, jobs, search, series, Db, StorageError, StorageResult};
 use crate::audit::NewAuditEntry;
 use crate::auth::ReadScope;
 use crate::model::ValidDocument;
@@ -178,7 +178,11 @@ fn bind_document<'q>(
         .bind(item.created_by)
         .bind(item.now_ms)
         .bind(item.now_ms)
-        .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
+        .bind(search_text(&[
+            Some(&doc.subject),
+            doc.symbol.as_deref(),
+            doc.issuer_name.as_deref(),
+        ]))
         .bind(arrival_number)
         .bind(arrival.map(|a| a.series_id))
         .bind(arrival.map(|a| a.year))
@@ -224,14 +228,15 @@ async fn insert_documents(
         }
         return Ok(rows);
     }
-    let mut ids: Vec<i64> =
-        sqlx::query_as::<_, (i64,)>("SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)")
-            .bind(items.len() as i64)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|r| r.0)
-            .collect();
+    let mut ids: Vec<i64> = sqlx::query_as::<_, (i64,)>(
+        "SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(items.len() as i64)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| r.0)
+    .collect();
     if ids.len() != items.len() {
         return Err(StorageError::Corrupt("the id sequence returned too few values".into()));
     }
@@ -251,7 +256,11 @@ async fn insert_documents(
         }
     }
     ids.iter()
-        .map(|id| by_id.remove(id).ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned"))))
+        .map(|id| {
+            by_id
+                .remove(id)
+                .ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned")))
+        })
         .collect()
 }
 
@@ -360,6 +369,8 @@ impl Db {
                 duplicates: item.duplicates.clone(),
             });
         }
+        let ids: Vec<i64> = out.iter().map(|r| r.document.id).collect();
+        search::log_changes(&mut tx, &ids, items.first().map_or(0, |i| i.now_ms)).await?;
         audit::append(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok(out)
@@ -459,6 +470,7 @@ impl Db {
         entry.target_id = Some(id.to_string());
         entry.details =
             serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
+        search::log_changes(&mut tx, &[id], now_ms).await?;
         audit::append(&mut tx, &[entry]).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
@@ -482,6 +494,7 @@ impl Db {
                 "only an issued or registered document can be recalled".into(),
             ));
         }
+        search::log_changes(&mut tx, &[id], now_ms).await?;
         audit::append(&mut tx, &[audit_entry]).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
@@ -600,6 +613,7 @@ impl Db {
         .await?;
         let mut entry = audit_entry;
         entry.details = serde_json::json!({"file_id": file.id, "filename": file.filename, "sha256": file.sha256, "size": file.size_bytes}).to_string();
+        search::log_changes(&mut tx, &[f.document_id], now_ms).await?;
         audit::append(&mut tx, &[entry]).await?;
         jobs::enqueue(
             &mut tx,

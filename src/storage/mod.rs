@@ -12,6 +12,7 @@ mod error;
 mod jobs;
 mod org;
 mod rows;
+mod search;
 mod series;
 mod sessions;
 mod users;
@@ -28,6 +29,7 @@ pub use documents::{Arrival, DocumentFilter, NewDocument, NewFile, Registration,
 pub use error::StorageError;
 pub use jobs::{Job, JobStats};
 pub use rows::*;
+pub use search::SearchChange;
 pub use series::choose as choose_series;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -8,5 +8,6 @@ mod api_org;
 mod cli;
 mod jobs;
 mod objects_s3;
+mod search;
 mod storage;
 mod tidy;

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod documents;
 pub mod org;
 pub mod registers;
+pub mod search;
 pub mod system;
 
 use axum::Router;
@@ -19,6 +20,7 @@ pub fn api_router() -> Router<Services> {
         .merge(documents::router())
         .merge(registers::router())
         .merge(audit::router())
+        .merge(search::router())
         .route("/openapi.json", axum::routing::get(system::openapi))
 }
 
