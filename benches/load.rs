@@ -124,12 +124,9 @@ fn local_postgres_answers() -> bool {
 /// (`CARGO_BIN_EXE_vanthu`), so a second `cargo build --release` with other features is not needed.
 fn build_server() -> Result<PathBuf> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_vanthu"));
-    bin.exists().then_some(bin.clone()).with_context(|| {
-        format!(
-            "{} not found: run this through `cargo bench --bench load`",
-            bin.display()
-        )
-    })
+    bin.exists()
+        .then_some(bin.clone())
+        .with_context(|| format!("{} not found: run this through `cargo bench --bench load`", bin.display()))
 }
 
 // ---------------------------------------------------------------- /proc probes

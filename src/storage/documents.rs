@@ -178,11 +178,7 @@ fn bind_document<'q>(
         .bind(item.created_by)
         .bind(item.now_ms)
         .bind(item.now_ms)
-        .bind(search_text(&[
-            Some(&doc.subject),
-            doc.symbol.as_deref(),
-            doc.issuer_name.as_deref(),
-        ]))
+        .bind(search_text(&[Some(&doc.subject), doc.symbol.as_deref(), doc.issuer_name.as_deref()]))
         .bind(arrival_number)
         .bind(arrival.map(|a| a.series_id))
         .bind(arrival.map(|a| a.year))
@@ -228,15 +224,14 @@ async fn insert_documents(
         }
         return Ok(rows);
     }
-    let mut ids: Vec<i64> = sqlx::query_as::<_, (i64,)>(
-        "SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(items.len() as i64)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| r.0)
-    .collect();
+    let mut ids: Vec<i64> =
+        sqlx::query_as::<_, (i64,)>("SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)")
+            .bind(items.len() as i64)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
     if ids.len() != items.len() {
         return Err(StorageError::Corrupt("the id sequence returned too few values".into()));
     }
@@ -256,11 +251,7 @@ async fn insert_documents(
         }
     }
     ids.iter()
-        .map(|id| {
-            by_id
-                .remove(id)
-                .ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned")))
-        })
+        .map(|id| by_id.remove(id).ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned"))))
         .collect()
 }
 
