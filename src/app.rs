@@ -51,7 +51,9 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
     db.migrate().await.map_err(BuildError::Database)?;
     let objects =
         Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
+    let search = crate::search::SearchHandle::new(config.data_dir.join("search-index"));
     Ok(Services {
+        search,
         audit: AuditSink::start(db.clone()),
         registrar: Registrar::start(db.clone()),
         config: Arc::new(config),
@@ -108,6 +110,10 @@ impl App {
             )));
         }
         background.push(tokio::spawn(crate::archive::fixity::run_schedule(
+            self.services.clone(),
+            stop_rx.clone(),
+        )));
+        background.push(tokio::spawn(crate::search::indexer::run(
             self.services.clone(),
             stop_rx.clone(),
         )));

@@ -20,6 +20,7 @@ pub mod objects;
 pub mod pades;
 pub mod registers;
 pub mod registry;
+pub mod search;
 pub mod services;
 pub mod session_cache;
 pub mod storage;

@@ -25,6 +25,8 @@ pub struct Services {
     pub registrar: Registrar,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionCache>,
+    /// This process's search index (opened on first use).
+    pub search: crate::search::SearchHandle,
 }
 
 type Pending = (NewAuditEntry, oneshot::Sender<Result<(), String>>);

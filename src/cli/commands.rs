@@ -74,6 +74,8 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Example) | Command::Pdf(_) => unreachable!("handled before start-up"),
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
         Command::Archive(cmd) => super::archive::run(config, cmd).await,
+        Command::Search(args) => super::search::search(config, args).await,
+        Command::Reindex => super::search::reindex(config).await,
     }
 }
 

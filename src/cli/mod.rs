@@ -5,6 +5,7 @@ mod commands;
 mod pdf;
 
 pub use pdf::PdfCommand;
+mod search;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,10 @@ pub enum Command {
     /// The archive: fixity checks.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Full-text search of documents (Vietnamese, with or without diacritics).
+    Search(search::SearchArgs),
+    /// Rebuild this data dir's search index from the database (the server must be stopped).
+    Reindex,
 }
 
 #[derive(Debug, Args)]

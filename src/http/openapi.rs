@@ -69,6 +69,7 @@ impl Modify for Bearer {
         routes::records::release_hold,
         routes::records::superseded,
         routes::records::dispose,
+        routes::search::search_documents,
     ),
     components(schemas(crate::http::error::ErrorBody))
 )]

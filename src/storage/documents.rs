@@ -1,7 +1,7 @@
 //! Documents, their numbers and their files.
 
 use super::rows::{Document, DocumentFile, DocumentRow, DOCUMENT_COLUMNS};
-use super::{audit, jobs, series, Db, StorageError, StorageResult};
+use super::{audit, jobs, search, series, Db, StorageError, StorageResult};
 use crate::audit::NewAuditEntry;
 use crate::auth::ReadScope;
 use crate::model::ValidDocument;
@@ -369,6 +369,8 @@ impl Db {
                 duplicates: item.duplicates.clone(),
             });
         }
+        let ids: Vec<i64> = out.iter().map(|r| r.document.id).collect();
+        search::log_changes(&mut tx, &ids, items.first().map_or(0, |i| i.now_ms)).await?;
         audit::append(&mut tx, &entries).await?;
         let registered: Vec<i64> = out
             .iter()
@@ -480,6 +482,7 @@ impl Db {
         entry.target_id = Some(id.to_string());
         entry.details =
             serde_json::json!({"number": n, "symbol": symbol, "year": year, "series_id": series_id}).to_string();
+        search::log_changes(&mut tx, &[id], now_ms).await?;
         audit::append(&mut tx, &[entry]).await?;
         super::archive::enqueue_archive(&mut tx, &[id], "issued", now_ms).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
@@ -504,6 +507,7 @@ impl Db {
                 "only an issued or registered document can be recalled".into(),
             ));
         }
+        search::log_changes(&mut tx, &[id], now_ms).await?;
         audit::append(&mut tx, &[audit_entry]).await?;
         let row: DocumentRow = sqlx::query_as(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
             .bind(id)
@@ -622,6 +626,7 @@ impl Db {
         .await?;
         let mut entry = audit_entry;
         entry.details = serde_json::json!({"file_id": file.id, "filename": file.filename, "sha256": file.sha256, "size": file.size_bytes}).to_string();
+        search::log_changes(&mut tx, &[f.document_id], now_ms).await?;
         audit::append(&mut tx, &[entry]).await?;
         jobs::enqueue(
             &mut tx,

@@ -13,5 +13,6 @@ mod objects_s3;
 mod pades_sign;
 mod pades_verify;
 mod pki_test_certs;
+mod search;
 mod storage;
 mod tidy;

@@ -6,6 +6,7 @@ pub mod documents;
 pub mod org;
 pub mod records;
 pub mod registers;
+pub mod search;
 pub mod system;
 
 use axum::Router;
@@ -23,6 +24,7 @@ pub fn api_router() -> Router<Services> {
         .merge(audit::router())
         .merge(archive::router())
         .merge(records::router())
+        .merge(search::router())
         .route("/openapi.json", axum::routing::get(system::openapi))
 }
 

@@ -1,0 +1,846 @@
+//! The tantivy index: schema, Vietnamese tokenizers, writes with the change-log cursor committed
+//! atomically alongside (as the commit payload), and permission-filtered search with facets and
+//! snippets.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::AggregationCollector;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+use super::analysis::{self, query_terms, QueryTerm};
+use super::query::{Item, ParsedQuery, QueryField};
+use super::SearchError;
+use crate::auth::ReadScope;
+use crate::storage::Document;
+
+const FOLDED: &str = "vi_folded";
+const EXACT: &str = "vi_exact";
+/// Heap of the single indexing thread.
+const WRITER_HEAP_BYTES: usize = 32 * 1024 * 1024;
+/// Facet buckets returned per facet.
+const FACET_SIZE: u32 = 50;
+
+/// A document's searchable text: the extracted text of its files and how complete it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextState {
+    /// No file attached: metadata only.
+    NoFiles,
+    /// Text of the attached files is indexed.
+    Full,
+    /// A file has no text layer (e.g. a scan) or could not be read: indexed by metadata only.
+    MetadataOnly,
+}
+
+impl TextState {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoFiles => "no_files",
+            Self::Full => "full",
+            Self::MetadataOnly => "metadata_only",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "full" => Self::Full,
+            "metadata_only" => Self::MetadataOnly,
+            _ => Self::NoFiles,
+        }
+    }
+}
+
+/// What is indexed for one document, built from its database row (pure).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexInput {
+    pub id: i64,
+    pub agency_id: i64,
+    pub unit_id: Option<i64>,
+    pub created_by: Option<i64>,
+    pub document_type: String,
+    pub direction: String,
+    pub status: String,
+    pub urgency: String,
+    pub issuer: Option<String>,
+    pub year: Option<i64>,
+    /// YYYYMMDD of the issue date, else the arrival date, else the creation date.
+    pub date_key: i64,
+    pub date: String,
+    pub reference: Option<String>,
+    pub codes: String,
+    pub subject: String,
+    pub body: String,
+    pub text_state: TextState,
+}
+
+impl IndexInput {
+    /// The index entry of `doc`, with `text` extracted from its files.
+    pub fn from_document(doc: &Document, text: &str, text_state: TextState) -> Self {
+        let created = chrono::DateTime::from_timestamp_millis(doc.created_at)
+            .map(|t| (t + chrono::Duration::hours(7)).date_naive().to_string())
+            .unwrap_or_default();
+        let date = doc
+            .issued_on
+            .clone()
+            .or_else(|| doc.arrived_on.clone())
+            .unwrap_or(created);
+        let date_key = date_key(&date).unwrap_or(0);
+        let year = doc.year.or_else(|| date.get(0..4).and_then(|y| y.parse().ok()));
+        let codes = [
+            doc.reference.as_deref(),
+            doc.symbol.as_deref(),
+            doc.issuer_code.as_deref(),
+            doc.external_id.as_deref(),
+        ]
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+        let mut body = String::with_capacity(doc.subject.len() + text.len() + 128);
+        for part in [
+            Some(doc.subject.as_str()),
+            doc.reference.as_deref(),
+            doc.issuer_name.as_deref(),
+            doc.issuer_code.as_deref(),
+            doc.signer_name.as_deref(),
+            doc.signer_position.as_deref(),
+            doc.notes.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            body.push_str(part);
+            body.push('\n');
+        }
+        body.push_str(text);
+        Self {
+            id: doc.id,
+            agency_id: doc.agency_id,
+            unit_id: doc.unit_id,
+            created_by: doc.created_by,
+            document_type: doc.document_type.clone(),
+            direction: doc.direction.clone(),
+            status: doc.status.clone(),
+            urgency: doc.urgency.clone(),
+            issuer: doc.issuer_name.clone(),
+            year,
+            date_key,
+            date,
+            reference: doc.reference.clone(),
+            codes,
+            subject: doc.subject.clone(),
+            body,
+            text_state,
+        }
+    }
+}
+
+/// `YYYY-MM-DD` → `YYYYMMDD`.
+pub fn date_key(date: &str) -> Option<i64> {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    date.replace('-', "").parse().ok().filter(|_| d.to_string() == date)
+}
+
+/// How results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortBy {
+    #[default]
+    Relevance,
+    Newest,
+    Oldest,
+}
+
+/// A checked search request.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    pub query: ParsedQuery,
+    /// Inclusive date range (YYYYMMDD keys) on the document date.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub sort: SortBy,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// One result.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Hit {
+    pub id: i64,
+    /// Relevance score (absent when sorted by date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+    pub reference: Option<String>,
+    pub subject: String,
+    pub document_type: String,
+    pub direction: String,
+    pub status: String,
+    pub urgency: String,
+    pub issuer: Option<String>,
+    /// Document date (issue date, else arrival date), YYYY-MM-DD.
+    pub date: String,
+    /// An excerpt with the matched words in `<b>…</b>` (HTML-escaped otherwise).
+    pub snippet: String,
+    pub text_state: TextState,
+}
+
+/// A facet value and how many readable documents match with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Counts per value over the whole result set (not only the page).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Facets {
+    pub document_type: Vec<FacetCount>,
+    pub year: Vec<FacetCount>,
+    pub issuer: Vec<FacetCount>,
+    pub direction: Vec<FacetCount>,
+    pub status: Vec<FacetCount>,
+    pub urgency: Vec<FacetCount>,
+}
+
+/// A page of results.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResults {
+    pub total: u64,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    id: Field,
+    agency_id: Field,
+    unit_id: Field,
+    created_by: Field,
+    document_type: Field,
+    direction: Field,
+    status: Field,
+    urgency: Field,
+    issuer: Field,
+    year: Field,
+    date_key: Field,
+    date: Field,
+    reference: Field,
+    text_state: Field,
+    subject: Field,
+    subject_f: Field,
+    subject_e: Field,
+    body_f: Field,
+    body_e: Field,
+    codes_f: Field,
+    issuer_f: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tokenizer: &str, stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored {
+            o.set_stored()
+        } else {
+            o
+        }
+    };
+    let int = || NumericOptions::default().set_indexed();
+    let f = Fields {
+        id: b.add_u64_field("id", INDEXED | STORED | FAST),
+        agency_id: b.add_i64_field("agency_id", int()),
+        unit_id: b.add_i64_field("unit_id", int()),
+        created_by: b.add_i64_field("created_by", int()),
+        document_type: b.add_text_field("document_type", STRING | STORED | FAST),
+        direction: b.add_text_field("direction", STRING | STORED | FAST),
+        status: b.add_text_field("status", STRING | STORED | FAST),
+        urgency: b.add_text_field("urgency", STRING | STORED | FAST),
+        issuer: b.add_text_field("issuer", STRING | STORED | FAST),
+        year: b.add_i64_field("year", INDEXED | STORED | FAST),
+        date_key: b.add_i64_field("date_key", INDEXED | FAST),
+        date: b.add_text_field("date", STORED),
+        reference: b.add_text_field("reference", STORED),
+        text_state: b.add_text_field("text_state", STRING | STORED),
+        subject: b.add_text_field("subject", STORED),
+        subject_f: b.add_text_field("subject_f", text(FOLDED, false)),
+        subject_e: b.add_text_field("subject_e", text(EXACT, false)),
+        body_f: b.add_text_field("body_f", text(FOLDED, true)),
+        body_e: b.add_text_field("body_e", text(EXACT, false)),
+        codes_f: b.add_text_field("codes_f", text(FOLDED, false)),
+        issuer_f: b.add_text_field("issuer_f", text(FOLDED, false)),
+    };
+    (b.build(), f)
+}
+
+/// Tokenizer over [`analysis::tokenize`], emitting the exact or the folded forms.
+#[derive(Clone, Copy, Debug)]
+struct ViTokenizer {
+    folded: bool,
+}
+
+struct VecTokenStream {
+    tokens: Vec<Token>,
+    current: usize,
+    started: bool,
+    /// Returned by `token()` outside the stream (tantivy never asks, but it must not panic).
+    none: Token,
+}
+
+impl TokenStream for VecTokenStream {
+    fn advance(&mut self) -> bool {
+        if self.started {
+            self.current += 1;
+        } else {
+            self.started = true;
+        }
+        self.current < self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        self.tokens.get(self.current).unwrap_or(&self.none)
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        match self.tokens.get_mut(self.current) {
+            Some(t) => t,
+            None => &mut self.none,
+        }
+    }
+}
+
+impl Tokenizer for ViTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        let tokens: Vec<Token> = analysis::tokenize(text)
+            .into_iter()
+            .map(|t| Token {
+                offset_from: t.from,
+                offset_to: t.to,
+                position: t.position,
+                text: if self.folded { analysis::fold(&t.text) } else { t.text },
+                position_length: 1,
+            })
+            .collect();
+        VecTokenStream {
+            tokens,
+            current: 0,
+            started: false,
+            none: Token::default(),
+        }
+    }
+}
+
+/// One process's search index with the change-log cursor it has reached.
+pub struct SearchIndex {
+    dir: PathBuf,
+    reader: IndexReader,
+    /// `None` when opened read-only (another process owns the writer lock).
+    writer: Option<Mutex<IndexWriter>>,
+    fields: Fields,
+    cursor: AtomicI64,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .field("cursor", &self.cursor())
+            .finish_non_exhaustive()
+    }
+}
+
+fn ix(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Index(e.to_string())
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` for writing, creating it when absent. Fails when another
+    /// process holds it.
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_with(dir, true)
+    }
+
+    /// Opens an existing index for reading only (e.g. the CLI while a server indexes).
+    pub fn open_read_only(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, writable: bool) -> Result<Self, SearchError> {
+        if writable {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| SearchError::Index(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let (schema, fields) = schema();
+        let index = if dir.join("meta.json").exists() {
+            let index = Index::open_in_dir(dir).map_err(ix)?;
+            if index.schema() != schema {
+                return Err(SearchError::Index(format!(
+                    "the index in {} has an older schema; remove it and run `vanthu reindex`",
+                    dir.display()
+                )));
+            }
+            index
+        } else if writable {
+            Index::create_in_dir(dir, schema).map_err(ix)?
+        } else {
+            return Err(SearchError::Index(format!("no search index in {}", dir.display())));
+        };
+        index
+            .tokenizers()
+            .register(FOLDED, TextAnalyzer::from(ViTokenizer { folded: true }));
+        index
+            .tokenizers()
+            .register(EXACT, TextAnalyzer::from(ViTokenizer { folded: false }));
+        let writer = if writable {
+            let w: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP_BYTES).map_err(|e| {
+                SearchError::Locked(format!(
+                    "cannot open the index in {} for writing (is another vanthu process using it?): {e}",
+                    dir.display()
+                ))
+            })?;
+            Some(Mutex::new(w))
+        } else {
+            None
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(ix)?;
+        let cursor = index
+            .load_metas()
+            .map_err(ix)?
+            .payload
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(0);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            reader,
+            writer,
+            fields,
+            cursor: AtomicI64::new(cursor),
+        })
+    }
+
+    /// The last change-log sequence number whose change is committed in this index.
+    pub fn cursor(&self) -> i64 {
+        self.cursor.load(Ordering::SeqCst)
+    }
+
+    /// Number of documents in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchError> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| SearchError::Index("the index is open read-only".into()))?
+            .lock()
+            .map_err(|_| SearchError::Index("index writer poisoned".into()))
+    }
+
+    fn to_doc(&self, d: &IndexInput) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.id, u64::try_from(d.id).unwrap_or_default());
+        doc.add_i64(f.agency_id, d.agency_id);
+        doc.add_i64(f.unit_id, d.unit_id.unwrap_or(-1));
+        doc.add_i64(f.created_by, d.created_by.unwrap_or(-1));
+        doc.add_text(f.document_type, &d.document_type);
+        doc.add_text(f.direction, &d.direction);
+        doc.add_text(f.status, &d.status);
+        doc.add_text(f.urgency, &d.urgency);
+        if let Some(issuer) = &d.issuer {
+            doc.add_text(f.issuer, issuer);
+            doc.add_text(f.issuer_f, analysis::nfc(issuer));
+        }
+        if let Some(y) = d.year {
+            doc.add_i64(f.year, y);
+        }
+        doc.add_i64(f.date_key, d.date_key);
+        doc.add_text(f.date, &d.date);
+        if let Some(r) = &d.reference {
+            doc.add_text(f.reference, r);
+        }
+        doc.add_text(f.text_state, d.text_state.code());
+        let subject = analysis::nfc(&d.subject);
+        doc.add_text(f.subject, &subject);
+        doc.add_text(f.subject_f, &subject);
+        doc.add_text(f.subject_e, &subject);
+        let body = analysis::nfc(&d.body);
+        doc.add_text(f.body_e, &body);
+        doc.add_text(f.body_f, body);
+        doc.add_text(f.codes_f, analysis::nfc(&d.codes));
+        doc
+    }
+
+    fn commit(&self, writer: &mut IndexWriter, cursor: i64) -> Result<(), SearchError> {
+        let mut prepared = writer.prepare_commit().map_err(ix)?;
+        prepared.set_payload(&cursor.to_string());
+        prepared.commit().map_err(ix)?;
+        self.cursor.store(cursor, Ordering::SeqCst);
+        self.reader.reload().map_err(ix)
+    }
+
+    /// Replaces these documents and records `cursor` in the same commit.
+    pub fn apply(&self, docs: &[IndexInput], cursor: i64) -> Result<(), SearchError> {
+        let mut w = self.writer()?;
+        for d in docs {
+            w.delete_term(Term::from_field_u64(
+                self.fields.id,
+                u64::try_from(d.id).unwrap_or_default(),
+            ));
+            w.add_document(self.to_doc(d)).map_err(ix)?;
+        }
+        self.commit(&mut w, cursor)
+    }
+
+    /// Starts a full rebuild: everything is deleted (visible at the next commit).
+    pub fn clear(&self) -> Result<(), SearchError> {
+        let w = self.writer()?;
+        w.delete_all_documents().map_err(ix)?;
+        Ok(())
+    }
+
+    /// Adds documents without committing (a rebuild commits once at the end, see [`Self::finish`]).
+    pub fn add_uncommitted(&self, docs: &[IndexInput]) -> Result<(), SearchError> {
+        let w = self.writer()?;
+        for d in docs {
+            w.delete_term(Term::from_field_u64(
+                self.fields.id,
+                u64::try_from(d.id).unwrap_or_default(),
+            ));
+            w.add_document(self.to_doc(d)).map_err(ix)?;
+        }
+        Ok(())
+    }
+
+    /// Commits pending work with `cursor`.
+    pub fn finish(&self, cursor: i64) -> Result<(), SearchError> {
+        let mut w = self.writer()?;
+        self.commit(&mut w, cursor)
+    }
+
+    /// Searches within `scope`: the permission filter is part of the query, so totals, facets
+    /// and snippets only ever see documents the user may read. `None` is the unrestricted
+    /// operator view of `vanthu search` without `--as`.
+    pub fn search(&self, scope: Option<&ReadScope>, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.user_query(&req.query))];
+        if let Some(scope) = scope {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(scope_query(f, scope), 0.0))));
+        }
+        if req.from.is_some() || req.to.is_some() {
+            let bound = |v: Option<i64>| match v {
+                Some(v) => Bound::Included(Term::from_field_i64(f.date_key, v)),
+                None => Bound::Unbounded,
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(
+                    Box::new(RangeQuery::new(bound(req.from), bound(req.to))),
+                    0.0,
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let aggs: Aggregations = serde_json::from_value(serde_json::json!({
+            "document_type": {"terms": {"field": "document_type", "size": FACET_SIZE}},
+            "year": {"terms": {"field": "year", "size": FACET_SIZE}},
+            "issuer": {"terms": {"field": "issuer", "size": FACET_SIZE}},
+            "direction": {"terms": {"field": "direction", "size": FACET_SIZE}},
+            "status": {"terms": {"field": "status", "size": FACET_SIZE}},
+            "urgency": {"terms": {"field": "urgency", "size": FACET_SIZE}},
+        }))
+        .map_err(ix)?;
+        let agg = AggregationCollector::from_aggs(aggs, Default::default());
+        let limit = req.limit.max(1);
+        let (addresses, total, agg_result): (Vec<(Option<f32>, DocAddress)>, usize, _) = match req.sort {
+            SortBy::Relevance => {
+                let top = TopDocs::with_limit(limit).and_offset(req.offset);
+                let (docs, total, aggs) = searcher.search(&query, &(top, Count, agg)).map_err(ix)?;
+                (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), total, aggs)
+            }
+            SortBy::Newest | SortBy::Oldest => {
+                let order = if req.sort == SortBy::Newest {
+                    Order::Desc
+                } else {
+                    Order::Asc
+                };
+                let top = TopDocs::with_limit(limit)
+                    .and_offset(req.offset)
+                    .order_by_fast_field::<i64>("date_key", order);
+                let (docs, total, aggs) = searcher.search(&query, &(top, Count, agg)).map_err(ix)?;
+                (docs.into_iter().map(|(_, a)| (None, a)).collect(), total, aggs)
+            }
+        };
+        let facets = facets_from(&serde_json::to_value(&agg_result).map_err(ix)?);
+        let mut snippets = SnippetGenerator::create(&searcher, &query, f.body_f).map_err(ix)?;
+        snippets.set_max_num_chars(240);
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, addr) in addresses {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(ix)?;
+            let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
+            let snippet = snippets.snippet_from_doc(&doc);
+            let snippet = if snippet.is_empty() {
+                html_escape(
+                    &text(f.subject)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(240)
+                        .collect::<String>(),
+                )
+            } else {
+                snippet.to_html()
+            };
+            hits.push(Hit {
+                id: doc
+                    .get_first(f.id)
+                    .and_then(|v| v.as_u64())
+                    .and_then(|v| i64::try_from(v).ok())
+                    .unwrap_or_default(),
+                score,
+                reference: text(f.reference),
+                subject: text(f.subject).unwrap_or_default(),
+                document_type: text(f.document_type).unwrap_or_default(),
+                direction: text(f.direction).unwrap_or_default(),
+                status: text(f.status).unwrap_or_default(),
+                urgency: text(f.urgency).unwrap_or_default(),
+                issuer: text(f.issuer),
+                date: text(f.date).unwrap_or_default(),
+                snippet,
+                text_state: TextState::parse(&text(f.text_state).unwrap_or_default()),
+            });
+        }
+        Ok(SearchResults {
+            total: total as u64,
+            hits,
+            facets,
+        })
+    }
+
+    /// The user's query (without the permission filter).
+    fn user_query(&self, q: &ParsedQuery) -> Box<dyn Query> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut bare_words: Vec<QueryTerm> = Vec::new();
+        for c in &q.clauses {
+            let occur = if c.negated { Occur::MustNot } else { Occur::Must };
+            let built: Option<Box<dyn Query>> = match &c.item {
+                Item::Word(w) => {
+                    let terms = query_terms(w);
+                    if !c.negated && terms.len() == 1 {
+                        bare_words.extend(terms.iter().cloned());
+                    }
+                    text_query(&terms, f.body_f, Some(f.body_e), Some(f.subject_f))
+                }
+                Item::Phrase(p) => text_query(&query_terms(p), f.body_f, Some(f.body_e), Some(f.subject_f)),
+                Item::Year(y) => Some(term(Term::from_field_i64(f.year, *y))),
+                Item::Field(field, value) => match field {
+                    QueryField::DocumentType => Some(term(Term::from_field_text(f.document_type, value))),
+                    QueryField::Direction => Some(term(Term::from_field_text(f.direction, value))),
+                    QueryField::Status => Some(term(Term::from_field_text(f.status, value))),
+                    QueryField::Urgency => Some(term(Term::from_field_text(f.urgency, value))),
+                    QueryField::Issuer => text_query(&query_terms(value), f.issuer_f, None, None),
+                    QueryField::Reference => text_query(&query_terms(value), f.codes_f, None, None),
+                    QueryField::Subject => text_query(&query_terms(value), f.subject_f, Some(f.subject_e), None),
+                    QueryField::Year => None,
+                },
+            };
+            match built {
+                Some(q) => clauses.push((occur, q)),
+                // A positive item with no searchable term (e.g. only punctuation) matches nothing.
+                None if !c.negated => clauses.push((Occur::Must, Box::new(EmptyQuery))),
+                None => {}
+            }
+        }
+        // Adjacent bare syllables as a phrase rank multi-syllable words ("quyết định") higher.
+        if bare_words.len() >= 2 {
+            let folded: Vec<Term> = bare_words
+                .iter()
+                .map(|t| Term::from_field_text(f.body_f, &t.folded))
+                .collect();
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(PhraseQuery::new(folded)), 1.5)),
+            ));
+        }
+        if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
+fn term(t: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+}
+
+fn folded_of(t: &QueryTerm) -> &str {
+    &t.folded
+}
+
+fn exact_of(t: &QueryTerm) -> &str {
+    &t.exact
+}
+
+/// One term, or a phrase of several, over `field`.
+fn terms_query(terms: &[QueryTerm], field: Field, pick: fn(&QueryTerm) -> &str) -> Box<dyn Query> {
+    match terms {
+        [one] => Box::new(TermQuery::new(
+            Term::from_field_text(field, pick(one)),
+            IndexRecordOption::WithFreqs,
+        )),
+        _ => Box::new(PhraseQuery::new(
+            terms.iter().map(|t| Term::from_field_text(field, pick(t))).collect(),
+        )),
+    }
+}
+
+/// Terms over a folded field, boosted when the exact (diacritic) form also matches.
+fn text_query(
+    terms: &[QueryTerm],
+    folded: Field,
+    exact: Option<Field>,
+    extra: Option<Field>,
+) -> Option<Box<dyn Query>> {
+    if terms.is_empty() {
+        return None;
+    }
+    let mut should: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, terms_query(terms, folded, folded_of))];
+    if let Some(e) = exact {
+        should.push((
+            Occur::Should,
+            Box::new(BoostQuery::new(terms_query(terms, e, exact_of), 2.0)),
+        ));
+    }
+    if let Some(x) = extra {
+        should.push((
+            Occur::Should,
+            Box::new(BoostQuery::new(terms_query(terms, x, folded_of), 0.5)),
+        ));
+    }
+    Some(Box::new(BooleanQuery::new(should)))
+}
+
+/// The permission filter: the same rule as the document list (`ReadScope`).
+fn scope_query(f: &Fields, scope: &ReadScope) -> Box<dyn Query> {
+    match scope {
+        ReadScope::Agency { agency_id } => term(Term::from_field_i64(f.agency_id, *agency_id)),
+        ReadScope::Units {
+            agency_id,
+            unit_ids,
+            user_id,
+        } => {
+            let mut any: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Should, term(Term::from_field_i64(f.created_by, *user_id)))];
+            for u in unit_ids {
+                any.push((Occur::Should, term(Term::from_field_i64(f.unit_id, *u))));
+            }
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, term(Term::from_field_i64(f.agency_id, *agency_id))),
+                (Occur::Must, Box::new(BooleanQuery::new(any))),
+            ]))
+        }
+        ReadScope::Nothing => Box::new(EmptyQuery),
+    }
+}
+
+fn facets_from(v: &serde_json::Value) -> Facets {
+    let list = |name: &str| -> Vec<FacetCount> {
+        v.get(name)
+            .and_then(|a| a.get("buckets"))
+            .and_then(|b| b.as_array())
+            .map(|buckets| {
+                buckets
+                    .iter()
+                    .filter_map(|b| {
+                        let key = match b.get("key")? {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Number(n) => match n.as_i64() {
+                                Some(i) => i.to_string(),
+                                None => format!("{}", n.as_f64()?.round() as i64),
+                            },
+                            _ => return None,
+                        };
+                        Some(FacetCount {
+                            value: key,
+                            count: b.get("doc_count")?.as_u64()?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Facets {
+        document_type: list("document_type"),
+        year: list("year"),
+        issuer: list("issuer"),
+        direction: list("direction"),
+        status: list("status"),
+        urgency: list("urgency"),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The index of this process, opened on first use (CLI commands that never search never lock it).
+#[derive(Clone, Debug)]
+pub struct SearchHandle {
+    dir: PathBuf,
+    index: Arc<Mutex<Option<Arc<SearchIndex>>>>,
+}
+
+impl SearchHandle {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            index: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The open index, opening it now if needed.
+    pub fn get(&self) -> Result<Arc<SearchIndex>, SearchError> {
+        let mut slot = self
+            .index
+            .lock()
+            .map_err(|_| SearchError::Index("search handle poisoned".into()))?;
+        if let Some(i) = slot.as_ref() {
+            return Ok(i.clone());
+        }
+        let opened = Arc::new(SearchIndex::open(&self.dir)?);
+        *slot = Some(opened.clone());
+        Ok(opened)
+    }
+}

@@ -1,0 +1,122 @@
+//! The search change log (`search_changes`, migration 0004) and the reads the indexer needs.
+//!
+//! A change is logged inside the transaction that makes it ([`log_changes`]). Sequence numbers
+//! come from the one-row `search_change_head`, whose row lock is held until commit, so they are
+//! gapless and become visible in order: a reader that has seen `seq = N` has seen every change
+//! before it. Indexers therefore keep one number — their cursor — and never miss an update.
+
+use sqlx::AnyConnection;
+
+use super::rows::{Document, DocumentFile, DocumentRow, DOCUMENT_COLUMNS};
+use super::{Db, StorageError, StorageResult};
+
+/// One entry of the change log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SearchChange {
+    pub seq: i64,
+    pub document_id: i64,
+}
+
+/// Rows per multi-row INSERT (3 parameters each).
+const LOG_CHUNK: usize = 200;
+
+/// Appends one change per document id, in the caller's transaction. Call it last before the
+/// audit append, so every transaction takes the head locks in the same order (counters, this
+/// head, the audit head).
+pub(crate) async fn log_changes(conn: &mut AnyConnection, document_ids: &[i64], now_ms: i64) -> StorageResult<()> {
+    if document_ids.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(document_ids.len()).map_err(|_| StorageError::Other("too many changes".into()))?;
+    let (last,): (i64,) = sqlx::query_as("UPDATE search_change_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+        .bind(count)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut seq = last - count + 1;
+    for chunk in document_ids.chunks(LOG_CHUNK) {
+        let mut sql = String::from("INSERT INTO search_changes (seq, document_id, created_at) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3));
+        }
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(seq).bind(*id).bind(now_ms);
+            seq += 1;
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Changes after `after`, oldest first, at most `limit`.
+    pub async fn search_changes_after(&self, after: i64, limit: i64) -> StorageResult<Vec<SearchChange>> {
+        Ok(
+            sqlx::query_as("SELECT seq, document_id FROM search_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
+    /// The newest sequence number in the change log (0 when empty).
+    pub async fn search_change_head(&self) -> StorageResult<i64> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM search_change_head WHERE id = 1")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(seq)
+    }
+
+    /// The documents with these ids (missing ids are skipped), in id order.
+    pub async fn documents_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<Document>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN ({}) ORDER BY id",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, DocumentRow>(&sql).persistent(false);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.read).await?.into_iter().map(Document::from));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` documents with an id above `after_id`, in id order (for a full reindex).
+    pub async fn documents_after(&self, after_id: i64, limit: i64) -> StorageResult<Vec<Document>> {
+        let rows: Vec<DocumentRow> = sqlx::query_as(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(Document::from).collect())
+    }
+
+    /// The files attached to these documents, in id order.
+    pub async fn files_of_documents(&self, ids: &[i64]) -> StorageResult<Vec<DocumentFile>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT id, document_id, filename, content_type, size_bytes, sha256, object_key, verified_at, created_by, \
+                 created_at FROM document_files WHERE document_id IN ({}) ORDER BY id",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, DocumentFile>(&sql).persistent(false);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.read).await?);
+        }
+        Ok(out)
+    }
+}
