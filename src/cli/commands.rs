@@ -12,6 +12,9 @@ use crate::config::{Config, LogFormat};
 use crate::services::Services;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Edxml(cmd) = cli.command {
+        return super::edxml::run(cmd);
+    }
     if let Command::Config(ConfigCommand::Example) = cli.command {
         print!("{}", crate::config::EXAMPLE);
         return Ok(ExitCode::SUCCESS);
@@ -68,6 +71,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Example) => unreachable!("handled before start-up"),
+        Command::Edxml(_) => unreachable!("handled before start-up"),
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
     }
 }

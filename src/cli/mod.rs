@@ -1,6 +1,7 @@
 //! The command line. Every failure ends with one line on stderr and a non-zero exit code.
 
 mod commands;
+mod edxml;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// edXML packets (QCVN 102:2016): parse, build, check.
+    #[command(subcommand)]
+    Edxml(edxml::EdxmlCommand),
 }
 
 #[derive(Debug, Args)]
