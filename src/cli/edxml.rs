@@ -22,6 +22,10 @@ pub enum EdxmlCommand {
         /// Largest decoded attachment accepted, in MiB.
         #[arg(long, value_name = "MIB", default_value_t = 512)]
         max_attachment_mib: u64,
+        /// Skip an attachment whose base64 or zip is broken (it is listed without a size, and
+        /// a warning goes to stderr) instead of failing.
+        #[arg(long)]
+        skip_undecodable: bool,
     },
     /// Build a packet from the JSON that `parse` prints; edXML to stdout.
     Build {
@@ -41,7 +45,15 @@ pub fn run(cmd: EdxmlCommand) -> Result<ExitCode> {
             file,
             out,
             max_attachment_mib,
-        } => parse(&file, out.as_deref(), max_attachment_mib),
+            skip_undecodable,
+        } => {
+            let limits = Limits {
+                max_attachment_bytes: max_attachment_mib << 20,
+                skip_undecodable,
+                ..Limits::default()
+            };
+            parse(&file, out.as_deref(), &limits)
+        }
         EdxmlCommand::Build { spec, attach } => build(&spec, &attach),
         EdxmlCommand::Check { file } => check(&file),
     }
@@ -84,11 +96,7 @@ impl AttachmentSink for DirSink {
     }
 }
 
-fn parse(file: &Path, out: Option<&Path>, max_attachment_mib: u64) -> Result<ExitCode> {
-    let limits = Limits {
-        max_attachment_bytes: max_attachment_mib << 20,
-        ..Limits::default()
-    };
+fn parse(file: &Path, out: Option<&Path>, limits: &Limits) -> Result<ExitCode> {
     let input = open(file)?;
     let parsed = match out {
         Some(dir) => {
@@ -97,7 +105,7 @@ fn parse(file: &Path, out: Option<&Path>, max_attachment_mib: u64) -> Result<Exi
                 dir: dir.to_path_buf(),
                 written: Vec::new(),
             };
-            let result = edxml::parse(input, &mut sink, &limits);
+            let result = edxml::parse(input, &mut sink, limits);
             if result.is_err() {
                 for (_, path) in sink.written.drain(..) {
                     let _ = std::fs::remove_file(path);
@@ -105,9 +113,14 @@ fn parse(file: &Path, out: Option<&Path>, max_attachment_mib: u64) -> Result<Exi
             }
             result
         }
-        None => edxml::parse(input, &mut DiscardSink, &limits),
+        None => edxml::parse(input, &mut DiscardSink, limits),
     }
     .with_context(|| format!("cannot parse {}", file.display()))?;
+    if limits.skip_undecodable {
+        for w in parsed.warnings.iter().filter(|w| w.0.ends_with("attachment skipped")) {
+            eprintln!("vanthu: warning: {w}");
+        }
+    }
     let stdout = io::stdout();
     let mut w = stdout.lock();
     serde_json::to_writer_pretty(&mut w, &parsed.packet)?;

@@ -770,6 +770,7 @@ impl<'l> State<'l> {
             ));
             let mut w = sink.open(index, meta)?;
             w.write_all(&zip_bytes)?;
+            w.flush()?;
             return Ok((zip_bytes.len() as u64, Transfer::Raw));
         }
         let zip_err = |e: zip::result::ZipError| EdxmlError::Zip {

@@ -207,6 +207,23 @@ fn bad_input_fails_with_one_line() {
     );
     assert!(line.contains("base64"), "{line}");
     assert_eq!(std::fs::read_dir(&files).expect("dir").count(), 0);
+    // With --skip-undecodable the same packet parses; the attachment has no size.
+    let out = vanthu(
+        dir.path(),
+        &[
+            "edxml",
+            "parse",
+            garbage.to_str().expect("p"),
+            "--skip-undecodable",
+            "--out",
+            files.to_str().expect("p"),
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&out, "parse --skip-undecodable")).expect("json");
+    assert_eq!(json["attachments"][0]["name"], "GUIDE_INSTALL OPENVPN.SIGNED.PDF");
+    assert!(json["attachments"][0].get("size").is_none());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid base64"));
+    assert_eq!(std::fs::read_dir(&files).expect("dir").count(), 0);
 
     let spec = dir.path().join("spec.json");
     std::fs::write(&spec, r#"{"kind":"status","from":{"organ_id":"000.00.00.H41"}}"#).expect("spec");
