@@ -18,6 +18,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Pdf(cmd) => return super::pdf::run(cmd),
+        Command::Edxml(cmd) => return super::edxml::run(cmd),
         other => other,
     };
     let mut config = Config::load(cli.config.as_deref())?;
@@ -71,7 +72,9 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
             println!("{config:#?}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Example) | Command::Pdf(_) => unreachable!("handled before start-up"),
+        Command::Config(ConfigCommand::Example) | Command::Pdf(_) | Command::Edxml(_) => {
+            unreachable!("handled before start-up")
+        }
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
         Command::Archive(cmd) => super::archive::run(config, cmd).await,
         Command::Search(args) => super::search::search(config, args).await,

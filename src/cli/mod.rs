@@ -5,6 +5,7 @@ mod commands;
 mod pdf;
 
 pub use pdf::PdfCommand;
+mod edxml;
 mod search;
 
 use std::path::PathBuf;
@@ -63,6 +64,9 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Rebuild this data dir's search index from the database (the server must be stopped).
     Reindex,
+    /// edXML packets (QCVN 102:2016): parse, build, check.
+    #[command(subcommand)]
+    Edxml(edxml::EdxmlCommand),
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,251 @@
+//! `vanthu edxml parse|build|check`: the edXML codec on files. No configuration, no database.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use crate::edxml::{self, Attachment, AttachmentSink, AttachmentSource, DiscardSink, Limits, Packet, Transfer};
+use crate::model::agency_code::AgencyCode;
+
+#[derive(Debug, Subcommand)]
+pub enum EdxmlCommand {
+    /// Parse a packet: JSON of the model to stdout; attachments written under --out.
+    Parse {
+        file: PathBuf,
+        /// Folder for the decoded attachments (created if missing; safe file names only).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Largest decoded attachment accepted, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 512)]
+        max_attachment_mib: u64,
+        /// Skip an attachment whose base64 or zip is broken (it is listed without a size, and
+        /// a warning goes to stderr) instead of failing.
+        #[arg(long)]
+        skip_undecodable: bool,
+    },
+    /// Build a packet from the JSON that `parse` prints; edXML to stdout.
+    Build {
+        spec: PathBuf,
+        /// Attachment files, in the order of the spec's `attachments` (or, when the spec has
+        /// none, each file becomes one attachment).
+        #[arg(long = "attach", value_name = "FILE")]
+        attach: Vec<PathBuf>,
+    },
+    /// Say what is wrong or unusual in a packet, one line each; exit 0 when it is usable.
+    Check { file: PathBuf },
+}
+
+pub fn run(cmd: EdxmlCommand) -> Result<ExitCode> {
+    match cmd {
+        EdxmlCommand::Parse {
+            file,
+            out,
+            max_attachment_mib,
+            skip_undecodable,
+        } => {
+            let limits = Limits {
+                max_attachment_bytes: max_attachment_mib << 20,
+                skip_undecodable,
+                ..Limits::default()
+            };
+            parse(&file, out.as_deref(), &limits)
+        }
+        EdxmlCommand::Build { spec, attach } => build(&spec, &attach),
+        EdxmlCommand::Check { file } => check(&file),
+    }
+}
+
+fn open(path: &Path) -> Result<BufReader<File>> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(BufReader::with_capacity(256 * 1024, f))
+}
+
+/// Writes each attachment to `dir/<safe name>`; a name used twice gets its index in front.
+/// A failed attachment's file is removed.
+struct DirSink {
+    dir: PathBuf,
+    written: Vec<(usize, PathBuf)>,
+}
+
+impl AttachmentSink for DirSink {
+    fn open(&mut self, index: usize, meta: &Attachment) -> io::Result<Box<dyn Write + '_>> {
+        let base = meta
+            .name
+            .as_deref()
+            .and_then(|n| edxml::safe_file_name(n).ok())
+            .unwrap_or_else(|| format!("attachment-{index}"));
+        let mut path = self.dir.join(&base);
+        if self.written.iter().any(|(_, p)| p == &path) {
+            path = self.dir.join(format!("{index}-{base}"));
+        }
+        let file = File::create(&path)?;
+        self.written.push((index, path));
+        Ok(Box::new(BufWriter::with_capacity(256 * 1024, file)))
+    }
+
+    fn discard(&mut self, index: usize) -> io::Result<()> {
+        if let Some(pos) = self.written.iter().position(|(i, _)| *i == index) {
+            let (_, path) = self.written.remove(pos);
+            std::fs::remove_file(path)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse(file: &Path, out: Option<&Path>, limits: &Limits) -> Result<ExitCode> {
+    let input = open(file)?;
+    let parsed = match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut sink = DirSink {
+                dir: dir.to_path_buf(),
+                written: Vec::new(),
+            };
+            let result = edxml::parse(input, &mut sink, limits);
+            if result.is_err() {
+                for (_, path) in sink.written.drain(..) {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            result
+        }
+        None => edxml::parse(input, &mut DiscardSink, limits),
+    }
+    .with_context(|| format!("cannot parse {}", file.display()))?;
+    if limits.skip_undecodable {
+        for w in parsed.warnings.iter().filter(|w| w.0.ends_with("attachment skipped")) {
+            eprintln!("vanthu: warning: {w}");
+        }
+    }
+    let stdout = io::stdout();
+    let mut w = stdout.lock();
+    serde_json::to_writer_pretty(&mut w, &parsed.packet)?;
+    writeln!(w)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The content type EdXML102 gives a file by its extension, else `application/octet-stream`.
+fn content_type_for(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let t = match lower.rsplit_once('.').map(|(_, e)| e) {
+        Some("pdf") => "application/pdf",
+        Some("doc") => "application/doc",
+        Some("docx") => "application/docx",
+        Some("xsl") => "application/xsl",
+        Some("xslx") => "application/xslx",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    };
+    t.to_string()
+}
+
+fn build(spec: &Path, attach: &[PathBuf]) -> Result<ExitCode> {
+    let mut packet: Packet =
+        serde_json::from_reader(open(spec)?).with_context(|| format!("{} is not a packet spec", spec.display()))?;
+    let mut sources: Vec<AttachmentSource<'_>> = Vec::new();
+    match &mut packet {
+        Packet::Document(d) => {
+            if d.attachments.is_empty() {
+                for path in attach {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .with_context(|| format!("{} has no file name", path.display()))?;
+                    d.attachments.push(Attachment {
+                        content_id: Some(uuid::Uuid::new_v4().to_string()),
+                        content_type: Some(content_type_for(&name)),
+                        name: Some(name),
+                        transfer: Transfer::Raw,
+                        ..Attachment::default()
+                    });
+                }
+            } else if d.attachments.len() != attach.len() {
+                bail!(
+                    "the spec describes {} attachment(s) but {} --attach file(s) were given",
+                    d.attachments.len(),
+                    attach.len()
+                );
+            }
+        }
+        Packet::Status(_) => {
+            if !attach.is_empty() {
+                bail!("a status packet carries no attachments");
+            }
+        }
+    }
+    for path in attach {
+        sources.push(Box::new(open(path)?));
+    }
+    let stdout = io::stdout();
+    let w = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    edxml::build(&packet, sources, w).context("cannot build the packet")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(file: &Path) -> Result<ExitCode> {
+    let limits = Limits {
+        skip_undecodable: true,
+        ..Limits::default()
+    };
+    let parsed = edxml::parse(open(file)?, &mut DiscardSink, &limits)
+        .with_context(|| format!("{} is not usable", file.display()))?;
+    let mut lines: Vec<String> = parsed.warnings.iter().map(|w| format!("warning: {w}")).collect();
+    if parsed.signature_present {
+        lines.push("note: the packet carries a Signature (not verified)".into());
+    }
+    if let Err(e) = edxml::check_required(&parsed.packet) {
+        lines.push(format!("warning: {e}"));
+    }
+    let mut organ_ids = Vec::new();
+    let summary = match &parsed.packet {
+        Packet::Document(d) => {
+            organ_ids.push(("From", d.from.organ_id.clone()));
+            organ_ids.extend(d.to.iter().map(|t| ("To", t.organ_id.clone())));
+            let missing = d.attachments.iter().filter(|a| a.size.is_none()).count();
+            if missing > 0 {
+                lines.push(format!("warning: {missing} attachment(s) without usable content"));
+            }
+            format!(
+                "ok: document packet, business type {}, {} receiver(s), {} attachment(s)",
+                i64::from(d.business_doc_type()),
+                d.to.len(),
+                d.attachments.len()
+            )
+        }
+        Packet::Status(s) => {
+            organ_ids.push(("From", s.from.organ_id.clone()));
+            organ_ids.push(("ResponseFor", s.response_for.organ_id.clone()));
+            if let edxml::StatusCode::Other(code) = &s.status_code {
+                lines.push(format!("warning: unknown status code {code:?}"));
+            }
+            format!(
+                "ok: status packet {} ({})",
+                s.status_code.as_str(),
+                s.status_code.meaning()
+            )
+        }
+    };
+    for (what, id) in organ_ids {
+        match id {
+            None => lines.push(format!("warning: {what}/OrganId is missing")),
+            Some(id) => {
+                if AgencyCode::parse(&id).is_err() {
+                    lines.push(format!(
+                        "warning: {what}/OrganId {id:?} is not a QCVN 102 or QĐ 20 identifier"
+                    ));
+                }
+            }
+        }
+    }
+    let stdout = io::stdout();
+    let mut w = stdout.lock();
+    for l in lines {
+        writeln!(w, "{l}")?;
+    }
+    writeln!(w, "{summary}")?;
+    Ok(ExitCode::SUCCESS)
+}
