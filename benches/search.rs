@@ -103,9 +103,12 @@ struct Opts {
 }
 
 fn opts() -> Result<Opts> {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, and
+    // then it only checks that the benchmark works, on a small corpus.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let mut o = Opts {
-        docs: 200_000,
-        rounds: 20,
+        docs: if smoke { 300 } else { 200_000 },
+        rounds: if smoke { 1 } else { 20 },
         pg: true,
     };
     let mut args = std::env::args().skip(1);

@@ -99,6 +99,18 @@ pub fn sign_pdf(
     chain: &[Certificate],
     opts: &SignOptions,
 ) -> PadesResult<Vec<u8>> {
+    sign_pdf_owned(pdf.to_vec(), key, cert, chain, opts)
+}
+
+/// [`sign_pdf`] taking the file by value: the bytes become the output's prefix without a copy,
+/// and stream data is not kept while parsing, so peak memory stays near twice the file.
+pub fn sign_pdf_owned(
+    pdf: Vec<u8>,
+    key: &SigningKey,
+    cert: &Certificate,
+    chain: &[Certificate],
+    opts: &SignOptions,
+) -> PadesResult<Vec<u8>> {
     if !(4096..=MAX_CONTENTS_SIZE).contains(&opts.contents_size) {
         return Err(PadesError::ContentsSize(opts.contents_size));
     }

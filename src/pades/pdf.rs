@@ -6,7 +6,7 @@
 //! Invariants of the result: `ByteRange = [0 a b c]` where `a` is the offset of `<` of this
 //! signature's `/Contents`, `b` the offset just after its `>`, and `b + c` the file length.
 
-use lopdf::{Dictionary, Document, IncrementalDocument, Object, ObjectId, StringFormat};
+use lopdf::{Dictionary, Document, IncrementalDocument, LoadOptions, Object, ObjectId, StringFormat};
 use ring::digest::{Context, SHA256};
 
 use super::{PadesError, PadesResult, SignOptions};
@@ -68,8 +68,26 @@ fn field_names(doc: &Document, fields: &[Object]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub(crate) fn prepare(pdf: &[u8], opts: &SignOptions) -> PadesResult<Prepared> {
-    let doc = Document::load_mem(pdf).map_err(pdf_err)?;
+/// Load filter: the update never needs stream data (only dictionaries), so it is not kept.
+/// Object and cross-reference streams stay whole: the objects inside them are read from them.
+fn drop_stream_data(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)> {
+    if let Object::Stream(stream) = obj {
+        let kind = stream.dict.get(b"Type").and_then(Object::as_name).ok();
+        if !matches!(kind, Some(b"ObjStm") | Some(b"XRef")) {
+            stream.content = Vec::new();
+        }
+    }
+    // lopdf keeps `obj` for top-level objects and the returned copy for objects inside object
+    // streams; with stream data gone, the copy is small.
+    Some((id, obj.clone()))
+}
+
+pub(crate) fn prepare(pdf: Vec<u8>, opts: &SignOptions) -> PadesResult<Prepared> {
+    let options = LoadOptions {
+        filter: Some(drop_stream_data),
+        ..LoadOptions::default()
+    };
+    let doc = Document::load_mem_with_options(&pdf, options).map_err(pdf_err)?;
     if doc.is_encrypted() || doc.trailer.has(b"Encrypt") {
         return Err(PadesError::Encrypted);
     }
@@ -119,7 +137,8 @@ pub(crate) fn prepare(pdf: &[u8], opts: &SignOptions) -> PadesResult<Prepared> {
         _ => (None, Vec::new()),
     };
 
-    let mut inc = IncrementalDocument::create_from(pdf.to_vec(), doc);
+    let prev_len = pdf.len();
+    let mut inc = IncrementalDocument::create_from(pdf, doc);
     let new = &mut inc.new_document;
 
     let mut sig = Dictionary::new();
@@ -179,10 +198,11 @@ pub(crate) fn prepare(pdf: &[u8], opts: &SignOptions) -> PadesResult<Prepared> {
         }
     }
 
-    let mut bytes = Vec::with_capacity(pdf.len() + 2 * opts.contents_size + 8192);
+    let mut bytes = Vec::with_capacity(prev_len + 2 * opts.contents_size + 8192);
     inc.save_to(&mut bytes)
         .map_err(|e| PadesError::Pdf(format!("writing the update failed: {e}")))?;
-    locate(bytes, pdf.len(), opts.contents_size)
+    drop(inc);
+    locate(bytes, prev_len, opts.contents_size)
 }
 
 /// Puts `items` back where the array lived: its own object when it had one, else inline.
