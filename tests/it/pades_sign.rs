@@ -13,38 +13,12 @@ use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};
 
 use crate::common;
-
-fn certs(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("certs-test")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::pades_support::{certs, pyhanko, text};
 
 fn tool(cmd: &str, version_arg: &str) -> Option<()> {
     match Command::new(cmd).arg(version_arg).output() {
         Ok(_) => Some(()),
         Err(_) => common::skip(&format!("{cmd} is not installed (PAdES interoperability)")),
-    }
-}
-
-fn pyhanko() -> Option<String> {
-    let path = std::env::var("VANTHU_TEST_PYHANKO")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "pyhanko".into());
-    match Command::new(&path).arg("--version").output() {
-        Ok(o) if o.status.success() => Some(path),
-        _ => common::skip("pyHanko is not installed (set VANTHU_TEST_PYHANKO; .ci/run installs it)"),
     }
 }
 

@@ -3,41 +3,14 @@
 //! untrusted root, an expired, a revoked and an unknown-critical-extension signer.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use lopdf::{dictionary, IncrementalDocument, Object, Stream};
 use serde_json::Value;
 use vanthu::pades::{self, SignOptions, SigningKey};
 
-use crate::common;
-
-fn certs(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("certs-test")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn pyhanko() -> Option<String> {
-    let path = std::env::var("VANTHU_TEST_PYHANKO")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "pyhanko".into());
-    match Command::new(&path).arg("--version").output() {
-        Ok(o) if o.status.success() => Some(path),
-        _ => common::skip("pyHanko is not installed (set VANTHU_TEST_PYHANKO; .ci/run installs it)"),
-    }
-}
+use crate::pades_support::{certs, pyhanko, text};
 
 fn sample_pdf() -> Vec<u8> {
     let mut doc = lopdf::Document::with_version("1.7");
