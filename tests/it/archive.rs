@@ -329,42 +329,13 @@ async fn a_storage_outage_is_retried_and_nothing_is_marked_archived() {
     app.stop().await;
 }
 
-/// The S3 endpoint and bucket (`VANTHU_TEST_S3`, `VANTHU_TEST_S3_BUCKET`), or `None` after skipping.
-fn s3_server() -> Option<(String, String)> {
-    let Some(endpoint) = std::env::var("VANTHU_TEST_S3").ok().filter(|v| !v.is_empty()) else {
-        return common::skip("VANTHU_TEST_S3 is not set (archive S3 tests)");
-    };
-    let bucket = std::env::var("VANTHU_TEST_S3_BUCKET")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "vanthu-test".to_string());
-    Some((endpoint, bucket))
-}
-
-fn s3_env(endpoint: &str) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" && k != "AWS_ENDPOINT")
-        .collect();
-    for (k, default) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-    ] {
-        if !env.iter().any(|(name, _)| name == k) {
-            env.push((k.to_string(), default.to_string()));
-        }
-    }
-    env.push(("AWS_ENDPOINT_URL".to_string(), endpoint.to_string()));
-    env
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_once_and_round_trip_on_s3() {
-    let Some((endpoint, bucket)) = s3_server() else {
+    let Some((endpoint, bucket)) = common::s3_server() else {
         return;
     };
     let location = format!("s3://{bucket}/archive-{}", uuid::Uuid::new_v4().simple());
-    let objects = Objects::open(&location, &s3_env(&endpoint)).expect("open S3");
+    let objects = Objects::open(&location, &common::aws_env(&endpoint)).expect("open S3");
     let store = ArchiveStore::new(objects.raw().clone());
     refuses_overwrite(&store).await;
     // A large object: streamed (multipart), read back and re-hashed.

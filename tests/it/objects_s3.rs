@@ -13,40 +13,9 @@ use reqwest::StatusCode;
 use ring::digest::{digest, SHA256};
 use vanthu::objects::{ObjectError, Objects};
 
-use crate::common::{self, Backend, TestApp};
+use crate::common::{self, aws_env, s3_server, Backend, TestApp};
 
 const MIB: usize = 1024 * 1024;
-
-/// The S3 endpoint and bucket, or `None` after skipping (fails under `VANTHU_TEST_REQUIRE_ALL=1`).
-fn s3_server() -> Option<(String, String)> {
-    let Some(endpoint) = std::env::var("VANTHU_TEST_S3").ok().filter(|v| !v.is_empty()) else {
-        return common::skip("VANTHU_TEST_S3 is not set (S3 tests)");
-    };
-    let bucket = std::env::var("VANTHU_TEST_S3_BUCKET")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "vanthu-test".to_string());
-    Some((endpoint, bucket))
-}
-
-/// The `AWS_*` settings for `endpoint`: the process's own, dummy credentials where missing, and
-/// the endpoint itself (test servers accept any credentials).
-fn aws_env(endpoint: &str) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("AWS_") && k != "AWS_ENDPOINT_URL" && k != "AWS_ENDPOINT")
-        .collect();
-    for (k, default) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-    ] {
-        if !env.iter().any(|(name, _)| name == k) {
-            env.push((k.to_string(), default.to_string()));
-        }
-    }
-    env.push(("AWS_ENDPOINT_URL".to_string(), endpoint.to_string()));
-    env
-}
 
 /// A fresh store under a random prefix of the test bucket.
 fn open_store(endpoint: &str, bucket: &str, what: &str) -> (Objects, String) {
