@@ -6,13 +6,22 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
+use zeroize::Zeroizing;
+
 use crate::clock::{vietnam, Clock, SystemClock};
-use crate::pades::{self, SignOptions, SigningKey, Verdict, VerifyOptions};
+use crate::pades::{self, external, SignOptions, SigningKey, Verdict, VerifyOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum PdfCommand {
     /// Sign a PDF by incremental update (earlier signatures stay valid).
     Sign(SignArgs),
+    /// External signing, step 1: write the update and the data a token or remote service must
+    /// sign (`to-sign.der`: the DER signed attributes; `hash_to_sign`: their SHA-256) into a
+    /// handle folder.
+    Prepare(PrepareArgs),
+    /// External signing, step 2: check the signer's answer (a raw signature or a whole CMS)
+    /// against the handle and embed it. A handle is used once and expires.
+    Complete(CompleteArgs),
     /// Verify every signature; exit 0 only when all are valid and trusted (1: invalid,
     /// 2: indeterminate, e.g. revocation unknown).
     Verify(VerifyArgs),
@@ -54,14 +63,17 @@ pub enum Appearance {
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Private key: PEM PKCS#8, encrypted PKCS#8, PKCS#1 RSA or SEC1 EC; or DER PKCS#8.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// File holding the first line of the PIN that unlocks an encrypted key.
+    #[arg(long, value_name = "FILE", required_unless_present = "p12", conflicts_with = "p12")]
+    pub key: Option<PathBuf>,
+    /// PKCS#12 (.p12/.pfx) holding the key, the certificate and its chain; needs --pin-file.
+    #[arg(long, value_name = "FILE", requires = "pin_file")]
+    pub p12: Option<PathBuf>,
+    /// File holding the first line of the PIN that unlocks an encrypted key or a PKCS#12 file.
     #[arg(long, value_name = "FILE")]
     pub pin_file: Option<PathBuf>,
-    /// The signer's certificate (PEM or DER).
-    #[arg(long, value_name = "FILE")]
-    pub cert: PathBuf,
+    /// The signer's certificate (PEM or DER); with --p12, taken from the file unless given.
+    #[arg(long, value_name = "FILE", required_unless_present = "p12")]
+    pub cert: Option<PathBuf>,
     /// Intermediate (and root) certificates to embed; PEM files may hold several. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub chain: Vec<PathBuf>,
@@ -87,6 +99,15 @@ pub struct SignArgs {
     pub output: PathBuf,
 }
 
+/// The first certificate in a PEM or DER file.
+fn first_certificate(path: &Path) -> Result<x509_cert::Certificate> {
+    let certs = pades::load_certificates(&read(path, "certificate")?).with_context(|| format!("{}", path.display()))?;
+    match certs.into_iter().next() {
+        Some(c) => Ok(c),
+        None => bail!("{}: no certificate", path.display()),
+    }
+}
+
 fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
 }
@@ -94,6 +115,8 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
 pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
     match cmd {
         PdfCommand::Sign(args) => sign(args),
+        PdfCommand::Prepare(args) => prepare(args),
+        PdfCommand::Complete(args) => complete(args),
         PdfCommand::Verify(args) => verify(args),
     }
 }
@@ -101,24 +124,37 @@ pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
 fn sign(args: SignArgs) -> Result<ExitCode> {
     let Level::BB = args.level;
     let Appearance::None = args.appearance;
-    let certs = pades::load_certificates(&read(&args.cert, "certificate")?)
-        .with_context(|| format!("{}", args.cert.display()))?;
-    let Some(cert) = certs.first() else {
-        bail!("{}: no certificate", args.cert.display());
-    };
-    let mut chain = Vec::new();
-    for path in &args.chain {
-        chain.extend(pades::load_certificates(&read(path, "chain")?).with_context(|| format!("{}", path.display()))?);
-    }
     let pin = match &args.pin_file {
         Some(path) => {
-            let text = String::from_utf8(read(path, "PIN file")?).context("the PIN file is not UTF-8")?;
-            Some(text.lines().next().unwrap_or_default().to_string())
+            let text = Zeroizing::new(String::from_utf8(read(path, "PIN file")?).context("the PIN file is not UTF-8")?);
+            Some(Zeroizing::new(text.lines().next().unwrap_or_default().to_string()))
         }
         None => None,
     };
-    let key = SigningKey::from_bytes(&read(&args.key, "key")?, pin.as_deref(), cert)
-        .with_context(|| format!("{}", args.key.display()))?;
+    let mut chain = load_chain(&args.chain)?;
+    let (key, cert) = match (&args.p12, &args.key) {
+        (Some(p12), _) => {
+            let bundle = pades::from_pkcs12(&read(p12, "PKCS#12 file")?, pin.as_deref().map_or("", |p| p.as_str()))
+                .with_context(|| format!("{}", p12.display()))?;
+            let cert = match &args.cert {
+                Some(path) => first_certificate(path)?,
+                None => bundle.cert,
+            };
+            chain.extend(bundle.chain);
+            (bundle.key, cert)
+        }
+        (None, Some(key_path)) => {
+            let Some(cert_path) = &args.cert else {
+                bail!("--cert is needed with --key");
+            };
+            let cert = first_certificate(cert_path)?;
+            let key = SigningKey::from_bytes(&read(key_path, "key")?, pin.as_deref().map(|p| p.as_str()), &cert)
+                .with_context(|| format!("{}", key_path.display()))?;
+            (key, cert)
+        }
+        (None, None) => bail!("give --key and --cert, or --p12"),
+    };
+    let cert = &cert;
     let pdf = read(&args.input, "PDF")?;
     let opts = SignOptions {
         signing_time: SystemClock.now().with_timezone(&vietnam()),
@@ -129,12 +165,168 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
     };
     let signed =
         pades::sign_pdf(&pdf, &key, cert, &chain, &opts).with_context(|| format!("{}", args.input.display()))?;
-    let tmp = args.output.with_extension("vanthu-partial");
-    std::fs::write(&tmp, &signed).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    write_atomically(&args.output, &signed)?;
     println!(
         "signed {} → {} (PAdES B-B, {} bytes)",
         args.input.display(),
+        args.output.display(),
+        signed.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// The signer's certificate (PEM or DER); the key stays with the external signer.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Intermediate (and root) certificates to embed. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
+    /// Folder for the handle (`handle.json`, `prepared.pdf`, `to-sign.der`); created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub handle: PathBuf,
+    /// How long the handle stays usable, in seconds (at most 3600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub ttl: i64,
+    /// Name of the new signature field (default: the first free SignatureN).
+    #[arg(long, value_name = "NAME")]
+    pub field: Option<String>,
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Bytes reserved for the CMS in /Contents.
+    #[arg(long, value_name = "BYTES", default_value_t = pades::DEFAULT_CONTENTS_SIZE)]
+    pub contents_size: usize,
+    /// The PDF to sign.
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("answer").required(true).args(["signature", "cms"])))]
+pub struct CompleteArgs {
+    /// The folder `vanthu pdf prepare` wrote.
+    #[arg(long, value_name = "DIR")]
+    pub handle: PathBuf,
+    /// A raw signature over `to-sign.der` (RSA PKCS#1 v1.5 or PSS, ECDSA DER or r‖s), binary,
+    /// base64 or hex.
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// A complete detached CMS (DER, PEM or base64) over the document's byte range.
+    #[arg(long, value_name = "FILE")]
+    pub cms: Option<PathBuf>,
+    /// Where to write the signed PDF.
+    pub output: PathBuf,
+}
+
+const HANDLE_JSON: &str = "handle.json";
+const PREPARED_PDF: &str = "prepared.pdf";
+const TO_SIGN: &str = "to-sign.der";
+
+fn load_chain(paths: &[PathBuf]) -> Result<Vec<x509_cert::Certificate>> {
+    let mut chain = Vec::new();
+    for path in paths {
+        chain.extend(pades::load_certificates(&read(path, "chain")?).with_context(|| format!("{}", path.display()))?);
+    }
+    Ok(chain)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("vanthu-partial");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn prepare(args: PrepareArgs) -> Result<ExitCode> {
+    let cert = &first_certificate(&args.cert)?;
+    let chain = load_chain(&args.chain)?;
+    let now = SystemClock.now();
+    let opts = SignOptions {
+        signing_time: now.with_timezone(&vietnam()),
+        field_name: args.field,
+        reason: args.reason,
+        location: args.location,
+        contents_size: args.contents_size,
+    };
+    let prepared = external::prepare(
+        read(&args.input, "PDF")?,
+        cert,
+        &chain,
+        &opts,
+        now,
+        chrono::Duration::seconds(args.ttl),
+    )
+    .with_context(|| format!("{}", args.input.display()))?;
+    std::fs::create_dir_all(&args.handle).with_context(|| format!("cannot create {}", args.handle.display()))?;
+    let to_sign = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        &prepared.handle.signed_attributes,
+    )
+    .context("internal: signed attributes are not base64")?;
+    write_atomically(&args.handle.join(PREPARED_PDF), &prepared.pdf)?;
+    write_atomically(&args.handle.join(TO_SIGN), &to_sign)?;
+    write_atomically(
+        &args.handle.join(HANDLE_JSON),
+        serde_json::to_string_pretty(&prepared.handle)?.as_bytes(),
+    )?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "handle": prepared.handle.id,
+            "expires_at": prepared.handle.expires_at,
+            "to_sign": args.handle.join(TO_SIGN),
+            "hash_to_sign": prepared.handle.hash_to_sign,
+            "document_digest": prepared.handle.document_digest,
+        }))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Binary as given, or decoded from PEM, hex or base64 text.
+fn decode_answer(bytes: Vec<u8>) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return bytes;
+    };
+    if text.contains("-----BEGIN") {
+        if let Ok(blocks) = pades::keys::pem_blocks(text.as_bytes()) {
+            if let Some((_, der)) = blocks.into_iter().next() {
+                return der;
+            }
+        }
+    }
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.is_empty() {
+        return bytes;
+    }
+    if compact.len() % 2 == 0 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+        if let Ok(b) = hex::decode(&compact) {
+            return b;
+        }
+    }
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &compact).unwrap_or(bytes)
+}
+
+fn complete(args: CompleteArgs) -> Result<ExitCode> {
+    let handle_path = args.handle.join(HANDLE_JSON);
+    let handle: external::Handle = serde_json::from_slice(&read(&handle_path, "handle")?)
+        .with_context(|| format!("{} is not a signing handle", handle_path.display()))?;
+    let pdf = read(&args.handle.join(PREPARED_PDF), "prepared PDF")?;
+    let answer = match (&args.signature, &args.cms) {
+        (Some(path), _) => external::ExternalSignature::Raw(decode_answer(read(path, "signature")?)),
+        (None, Some(path)) => external::ExternalSignature::Cms(decode_answer(read(path, "CMS")?)),
+        (None, None) => bail!("give --signature or --cms"),
+    };
+    let signed = external::complete(&handle, pdf, &answer, SystemClock.now())
+        .with_context(|| format!("{}", args.handle.display()))?;
+    write_atomically(&args.output, &signed)?;
+    // A handle is used once.
+    for name in [HANDLE_JSON, PREPARED_PDF, TO_SIGN] {
+        let _ = std::fs::remove_file(args.handle.join(name));
+    }
+    let _ = std::fs::remove_dir(&args.handle);
+    println!(
+        "signed → {} (PAdES B-B, external signer, {} bytes)",
         args.output.display(),
         signed.len()
     );

@@ -11,7 +11,7 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedAttributes, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
-use der::{Any, Encode, Sequence};
+use der::{Any, Decode, Encode, Sequence};
 use ring::digest::{digest, SHA256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
@@ -108,7 +108,19 @@ pub fn signed_data(
     // [0] IMPLICIT field they are stored in.
     let to_sign = attrs.to_der().map_err(enc)?;
     let signature = key.sign(&to_sign)?;
+    assemble(cert, chain, attrs, key.signature_algorithm(), signature)
+}
 
+/// DER of the ContentInfo around `signature` (made over the DER of `attrs` with `algorithm`),
+/// by `cert`, with `cert` and `chain` in the certificate set. Used when the signature was made
+/// elsewhere (a token, a remote-signing service).
+pub fn assemble(
+    cert: &Certificate,
+    chain: &[Certificate],
+    attrs: SignedAttributes,
+    algorithm: AlgorithmIdentifierOwned,
+    signature: Vec<u8>,
+) -> PadesResult<Vec<u8>> {
     let signer = SignerInfo {
         version: CmsVersion::V1,
         sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -117,7 +129,7 @@ pub fn signed_data(
         }),
         digest_alg: sha256_alg(),
         signed_attrs: Some(attrs),
-        signature_algorithm: key.signature_algorithm(),
+        signature_algorithm: algorithm,
         signature: OctetString::new(signature).map_err(enc)?,
         unsigned_attrs: None,
     };
@@ -149,4 +161,66 @@ pub fn signed_data(
         content: Any::encode_from(&signed).map_err(enc)?,
     };
     info.to_der().map_err(enc)
+}
+
+pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+pub const ID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// RSASSA-PSS-params for SHA-256, MGF1 with SHA-256 and a 32-byte salt (RFC 4055 §3.1), DER.
+const PSS_SHA256_PARAMS: [u8; 54] = [
+    0x30, 0x34, // SEQUENCE
+    0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, // [0] sha256
+    0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08, // [1] mgf1
+    0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, //   with sha256
+    0xa2, 0x03, 0x02, 0x01, 0x20, // [2] saltLength 32
+];
+
+/// sha256WithRSAEncryption.
+pub fn rsa_pkcs1_sha256() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: SHA256_WITH_RSA,
+        parameters: Some(Any::null()),
+    }
+}
+
+/// id-RSASSA-PSS with SHA-256, MGF1-SHA-256, salt 32.
+pub fn rsa_pss_sha256() -> PadesResult<AlgorithmIdentifierOwned> {
+    Ok(AlgorithmIdentifierOwned {
+        oid: ID_RSASSA_PSS,
+        parameters: Some(Any::from_der(&PSS_SHA256_PARAMS).map_err(enc)?),
+    })
+}
+
+/// The named curve of an EC certificate key.
+fn ec_curve(cert: &Certificate) -> Option<ObjectIdentifier> {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid != EC_PUBLIC_KEY {
+        return None;
+    }
+    spki.algorithm.parameters.as_ref()?.decode_as().ok()
+}
+
+/// Bytes of one coordinate (and of r and s) on the certificate's curve, for EC keys.
+pub fn ec_field_len(cert: &Certificate) -> Option<usize> {
+    match ec_curve(cert)? {
+        c if c == P256 => Some(32),
+        c if c == P384 => Some(48),
+        _ => None,
+    }
+}
+
+/// ecdsa-with-SHA256 for an EC certificate (the external signer is given a SHA-256 hash,
+/// whatever the curve); an error for other keys.
+pub fn ecdsa_for(cert: &Certificate) -> PadesResult<AlgorithmIdentifierOwned> {
+    ec_field_len(cert)
+        .ok_or_else(|| PadesError::Certificate("the certificate's key is neither RSA nor ECDSA P-256/P-384".into()))?;
+    Ok(AlgorithmIdentifierOwned {
+        oid: ECDSA_WITH_SHA256,
+        parameters: None,
+    })
 }

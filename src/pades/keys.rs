@@ -249,3 +249,53 @@ pub fn check_signing_usage(cert: &Certificate) -> PadesResult<()> {
         Err(PadesError::KeyUsage)
     }
 }
+
+/// What a PKCS#12 file holds for signing: the key, its certificate and the other certificates.
+#[derive(Debug)]
+pub struct Pkcs12Bundle {
+    pub key: SigningKey,
+    pub cert: Certificate,
+    pub chain: Vec<Certificate>,
+}
+
+/// Largest PKCS#12 file read (a key and a chain are a few kilobytes).
+pub const MAX_PKCS12_BYTES: usize = 1024 * 1024;
+
+/// Opens a PKCS#12 (PFX) file with `pin`: its integrity MAC is checked and its bags decrypted
+/// (PBES2 AES-CBC as OpenSSL 3 writes, or the legacy 3DES/RC2/RC4 schemes). The certificate that
+/// matches the key is the signer's; the others become the chain.
+pub fn from_pkcs12(bytes: &[u8], pin: &str) -> PadesResult<Pkcs12Bundle> {
+    if bytes.len() > MAX_PKCS12_BYTES {
+        return Err(PadesError::Key(format!(
+            "the PKCS#12 file is larger than {MAX_PKCS12_BYTES} bytes"
+        )));
+    }
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, pin).map_err(|e| match e {
+        p12_keystore::error::Error::MacError(_) => {
+            PadesError::Key("wrong PIN (the PKCS#12 integrity check failed)".into())
+        }
+        other => PadesError::Key(format!("unreadable PKCS#12 file: {other}")),
+    })?;
+    let (_, entry) = store
+        .private_key_chain()
+        .ok_or_else(|| PadesError::Key("the PKCS#12 file holds no private key".into()))?;
+    let mut certs = Vec::new();
+    for c in entry.chain() {
+        certs
+            .push(Certificate::from_der(c.as_der()).map_err(|e| {
+                PadesError::Certificate(format!("the PKCS#12 file holds a malformed certificate: {e}"))
+            })?);
+    }
+    let der = Zeroizing::new(entry.key().to_vec());
+    let key = SigningKey::from_pkcs8(&der)?;
+    let at = certs
+        .iter()
+        .position(|c| key.check_matches(c).is_ok())
+        .ok_or(PadesError::KeyMismatch)?;
+    let cert = certs.remove(at);
+    Ok(Pkcs12Bundle {
+        key,
+        cert,
+        chain: certs,
+    })
+}

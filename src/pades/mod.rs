@@ -11,11 +11,14 @@
 //! keys   ─ load a signing key (PKCS#8, encrypted PKCS#8 + PIN, PKCS#1 RSA, SEC1 EC; PEM or DER)
 //!          and certificates; check that the key matches the certificate
 //! cms    ─ build the detached CMS SignedData around a digest, signing with `keys`
+//! external ─ signing with a key held elsewhere (USB token, remote service): prepare returns
+//!          the signed attributes to sign and a handle; complete checks and embeds the answer
 //! pdf    ─ the incremental update: signature field + widget + dictionary with fixed-size
 //!          placeholders, then the byte range, the digest and the CMS patched in place
 //! ```
 
 pub mod cms;
+pub mod external;
 pub mod keys;
 mod pdf;
 pub mod verify;
@@ -23,7 +26,7 @@ pub mod verify;
 use chrono::{DateTime, FixedOffset};
 use x509_cert::Certificate;
 
-pub use keys::{load_certificates, SigningKey};
+pub use keys::{from_pkcs12, load_certificates, Pkcs12Bundle, SigningKey};
 pub use verify::{load_crls, verify_pdf, Verdict, VerificationReport, VerifyOptions};
 
 /// Bytes reserved for the CMS in `/Contents` unless the caller asks for more. A B-B signature
@@ -59,6 +62,8 @@ pub enum PadesError {
     KeyUsage,
     #[error("the signer's certificate is not valid at the signing time {0}")]
     NotValidAt(String),
+    #[error("external signing: {0}")]
+    External(String),
     #[error("encoding the CMS failed: {0}")]
     Encoding(String),
 }

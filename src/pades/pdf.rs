@@ -250,6 +250,33 @@ fn locate(mut bytes: Vec<u8>, update_start: usize, reserved: usize) -> PadesResu
 }
 
 impl Prepared {
+    /// A prepared file kept between the two steps of external signing. The offsets must point
+    /// at an unfilled `/Contents` hole (`<` + zeros + `>`).
+    pub(crate) fn from_parts(bytes: Vec<u8>, gap_start: usize, gap_end: usize) -> PadesResult<Self> {
+        let hole = gap_start
+            .checked_add(2)
+            .filter(|&min| min < gap_end && gap_end <= bytes.len())
+            .map(|_| &bytes[gap_start..gap_end]);
+        let unfilled = hole.is_some_and(|h| {
+            h[0] == b'<' && h[h.len() - 1] == b'>' && h.len() % 2 == 0 && h[1..h.len() - 1].iter().all(|&b| b == b'0')
+        });
+        if !unfilled {
+            return Err(PadesError::External(
+                "the prepared file has no unfilled signature hole where the handle says".into(),
+            ));
+        }
+        Ok(Self {
+            bytes,
+            gap_start,
+            gap_end,
+        })
+    }
+
+    /// Offsets of `<` and just after `>` of the `/Contents` hole.
+    pub(crate) fn gap(&self) -> (usize, usize) {
+        (self.gap_start, self.gap_end)
+    }
+
     /// SHA-256 over the byte range: everything but this signature's `<…>`.
     pub(crate) fn digest(&self) -> Vec<u8> {
         let mut ctx = Context::new(&SHA256);

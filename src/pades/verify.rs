@@ -469,7 +469,7 @@ fn subject_key_id(c: &Certificate) -> Option<Vec<u8>> {
 
 /// Verifies `signature` over `message` with `cert`'s public key and the algorithm named by
 /// `alg` (and, for plain rsaEncryption, the digest algorithm).
-fn verify_with(
+pub(crate) fn verify_with(
     cert: &Certificate,
     alg: &ObjectIdentifier,
     digest: Option<&ObjectIdentifier>,

@@ -1,6 +1,9 @@
 //! Helpers shared by the PAdES suites: test-PKI paths, process output, pyHanko discovery.
 
 use std::path::Path;
+
+use lopdf::content::{Content, Operation};
+use lopdf::{dictionary, Document, Object, Stream};
 use std::process::{Command, Output};
 
 use crate::common;
@@ -33,4 +36,65 @@ pub fn pyhanko() -> Option<String> {
         Ok(o) if o.status.success() => Some(path),
         _ => common::skip("pyHanko is not installed (set VANTHU_TEST_PYHANKO; .ci/run installs it)"),
     }
+}
+
+/// A small multi-page PDF made with lopdf (classic xref table).
+pub fn sample_pdf(pages: usize) -> Vec<u8> {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let mut kids = Vec::new();
+    for n in 0..pages {
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 14.into()]),
+                Operation::new("Td", vec![72.into(), 760.into()]),
+                Operation::new(
+                    "Tj",
+                    vec![Object::string_literal(format!(
+                        "QUYET DINH so 123/QD-BTP - trang {}",
+                        n + 1
+                    ))],
+                ),
+                Operation::new("ET", vec![]),
+            ],
+        };
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().expect("encode content")));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        });
+        kids.push(page_id.into());
+    }
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => pages as i64, "Resources" => resources_id },
+        ),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save sample pdf");
+    out
+}
+
+/// `pyhanko sign validate` trusting the test root, without revocation checks.
+pub fn pyhanko_validate(pyhanko: &str, file: &Path) -> Output {
+    Command::new(pyhanko)
+        .args([
+            "sign",
+            "validate",
+            "--trust",
+            &certs("root-ca.pem"),
+            "--trust-replace",
+            "--no-revocation-check",
+        ])
+        .arg(file)
+        .output()
+        .expect("run pyhanko")
 }
