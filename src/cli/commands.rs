@@ -78,7 +78,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
         Command::Archive(cmd) => super::archive::run(config, cmd).await,
         Command::Search(args) => super::search::search(config, args).await,
-        Command::Reindex => super::search::reindex(config).await,
+        Command::Reindex(args) => super::search::reindex(config, args.re_extract).await,
     }
 }
 

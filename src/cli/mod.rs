@@ -62,11 +62,19 @@ pub enum Command {
     Archive(archive::ArchiveCommand),
     /// Full-text search of documents (Vietnamese, with or without diacritics).
     Search(search::SearchArgs),
-    /// Rebuild this data dir's search index from the database (the server must be stopped).
-    Reindex,
+    /// Rebuild this data dir's search index from the database and the stored files (the server
+    /// must be stopped).
+    Reindex(ReindexArgs),
     /// edXML packets (QCVN 102:2016): parse, build, check.
     #[command(subcommand)]
     Edxml(edxml::EdxmlCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    /// Forget the cached text of every file and extract it again from object storage.
+    #[arg(long)]
+    pub re_extract: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,7 +36,7 @@ async fn open_index(s: &crate::services::Services) -> Result<Arc<SearchIndex>> {
     match SearchIndex::open(dir) {
         Ok(ix) => {
             let ix = Arc::new(ix);
-            indexer::catch_up(&s.db, &s.objects, &ix).await?;
+            indexer::catch_up(indexer::Sources::of(s), &ix).await?;
             Ok(ix)
         }
         Err(SearchError::Locked(_)) => Ok(Arc::new(SearchIndex::open_read_only(dir)?)),
@@ -97,7 +97,7 @@ pub async fn search(config: Config, args: SearchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn reindex(config: Config) -> Result<ExitCode> {
+pub async fn reindex(config: Config, re_extract: bool) -> Result<ExitCode> {
     let s = crate::app::services(config, Arc::new(SystemClock)).await?;
     let dir = s.search.dir().to_path_buf();
     let index = match SearchIndex::open(&dir) {
@@ -105,8 +105,12 @@ pub async fn reindex(config: Config) -> Result<ExitCode> {
         Err(SearchError::Locked(m)) => bail!("{m}; stop the server using this data dir first"),
         Err(e) => return Err(e.into()),
     };
+    if re_extract {
+        let n = s.db.clear_file_texts().await?;
+        eprintln!("forgot the extracted text of {n} files; every file is read again from object storage");
+    }
     let tty = std::io::stderr().is_terminal();
-    let done = indexer::rebuild(&s.db, &s.objects, &index, |done, total| {
+    let (done, unreadable) = indexer::rebuild(indexer::Sources::of(&s), &index, |done, total| {
         if tty {
             let width = 30usize;
             let filled = (done as usize * width) / (total.max(1) as usize);
@@ -121,7 +125,15 @@ pub async fn reindex(config: Config) -> Result<ExitCode> {
     if tty {
         eprintln!();
     }
-    indexer::catch_up(&s.db, &s.objects, &index).await?;
+    let (_, later) = indexer::catch_up(indexer::Sources::of(&s), &index).await?;
+    let mut unreadable: std::collections::BTreeSet<i64> = unreadable.into_iter().collect();
+    unreadable.extend(later);
+    if !unreadable.is_empty() {
+        eprintln!(
+            "warning: the files of {} documents could not be read from object storage; they are indexed by metadata only (run reindex again when the store is back)",
+            unreadable.len()
+        );
+    }
     println!(
         "reindexed {done} documents into {} (change log at {})",
         dir.display(),

@@ -2,6 +2,8 @@
 //!
 //! - [`analysis`] (pure): folding (NFC, lower case, no diacritics, "đ" → "d"), syllable and
 //!   code tokens.
+//! - [`extract`] (pure): text of PDF files, bounded in size, pages and output; a scan or a
+//!   damaged file is reported as such, never an error.
 //! - [`query`] (pure): the query language and its typed errors.
 //! - [`index`]: the tantivy index of this process, its tokenizers, the permission filter built
 //!   into every query, facets and snippets. The change-log cursor is the commit payload, so the
@@ -10,6 +12,7 @@
 //!   from the cursor, and the full rebuild behind `vanthu reindex`.
 
 pub mod analysis;
+pub mod extract;
 pub mod index;
 pub mod indexer;
 pub mod query;

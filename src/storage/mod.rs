@@ -33,7 +33,7 @@ pub use error::StorageError;
 pub use jobs::{Job, JobStats};
 pub use records::{FiledDocument, NewRecord, Record, RecordChange};
 pub use rows::*;
-pub use search::SearchChange;
+pub use search::{FileText, SearchChange};
 pub use series::choose as choose_series;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");

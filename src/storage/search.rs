@@ -120,3 +120,61 @@ impl Db {
         Ok(out)
     }
 }
+
+/// Text extracted from one stored file (migration 0005), keyed by its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct FileText {
+    pub sha256: String,
+    /// `text`, `no_text_layer` or `unreadable`.
+    pub state: String,
+    pub body: String,
+    pub truncated: i64,
+    pub note: Option<String>,
+    pub extracted_at: i64,
+}
+
+impl Db {
+    /// The cached texts of these contents (those never extracted are absent).
+    pub async fn file_texts(&self, sha256s: &[String]) -> StorageResult<Vec<FileText>> {
+        let mut out = Vec::with_capacity(sha256s.len());
+        for chunk in sha256s.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT sha256, state, body, truncated, note, extracted_at FROM file_texts WHERE sha256 IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, FileText>(&sql);
+            for s in chunk {
+                q = q.bind(s);
+            }
+            out.extend(q.fetch_all(&self.read).await?);
+        }
+        Ok(out)
+    }
+
+    /// Stores (or replaces) the extracted text of one content.
+    pub async fn put_file_text(&self, t: &FileText) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO file_texts (sha256, state, body, truncated, note, extracted_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (sha256) DO UPDATE SET state = excluded.state, body = excluded.body, \
+             truncated = excluded.truncated, note = excluded.note, extracted_at = excluded.extracted_at",
+        )
+        .bind(&t.sha256)
+        .bind(&t.state)
+        .bind(&t.body)
+        .bind(t.truncated)
+        .bind(&t.note)
+        .bind(t.extracted_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets every extracted text, so the next rebuild reads every file again.
+    pub async fn clear_file_texts(&self) -> StorageResult<u64> {
+        Ok(sqlx::query("DELETE FROM file_texts")
+            .execute(&self.write)
+            .await?
+            .rows_affected())
+    }
+}
