@@ -37,11 +37,31 @@ pub struct VerifyArgs {
 }
 
 /// Signature levels this build can produce.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Level {
     /// PAdES baseline B-B: CMS with signing-certificate-v2, no timestamp.
     #[value(name = "b-b")]
     BB,
+    /// B-B plus a signature time-stamp from the --tsa service.
+    #[value(name = "b-t")]
+    BT,
+    /// B-T plus a DSS with the certificates and OCSP responses/CRLs for offline validation.
+    #[value(name = "b-lt")]
+    BLT,
+    /// B-LT plus a document time-stamp.
+    #[value(name = "b-lta")]
+    BLTA,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::BB => "B-B",
+            Level::BT => "B-T",
+            Level::BLT => "B-LT",
+            Level::BLTA => "B-LTA",
+        }
+    }
 }
 
 /// Visible appearances this build can draw.
@@ -67,6 +87,9 @@ pub struct SignArgs {
     pub chain: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "b-b")]
     pub level: Level,
+    /// RFC 3161 time-stamping service (needed for b-t, b-lt and b-lta).
+    #[arg(long, value_name = "URL")]
+    pub tsa: Option<String>,
     #[arg(long, value_enum, default_value = "none")]
     pub appearance: Appearance,
     /// Name of the new signature field (default: the first free SignatureN).
@@ -99,7 +122,6 @@ pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
 }
 
 fn sign(args: SignArgs) -> Result<ExitCode> {
-    let Level::BB = args.level;
     let Appearance::None = args.appearance;
     let certs = pades::load_certificates(&read(&args.cert, "certificate")?)
         .with_context(|| format!("{}", args.cert.display()))?;
@@ -127,15 +149,19 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         location: args.location,
         contents_size: args.contents_size,
     };
-    let signed =
-        pades::sign_pdf(&pdf, &key, cert, &chain, &opts).with_context(|| format!("{}", args.input.display()))?;
+    let signed = match args.level {
+        Level::BB => pades::sign_pdf(&pdf, &key, cert, &chain, &opts).map_err(anyhow::Error::from),
+        level => super::pdf_ltv::sign_at_level(pdf, &key, cert, &chain, &opts, level, args.tsa.as_deref()),
+    }
+    .with_context(|| format!("{}", args.input.display()))?;
     let tmp = args.output.with_extension("vanthu-partial");
     std::fs::write(&tmp, &signed).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
     println!(
-        "signed {} → {} (PAdES B-B, {} bytes)",
+        "signed {} → {} (PAdES {}, {} bytes)",
         args.input.display(),
         args.output.display(),
+        args.level.name(),
         signed.len()
     );
     Ok(ExitCode::SUCCESS)
@@ -173,6 +199,15 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 s.covers_whole_file,
                 s.revocation
             );
+            if let Some(level) = &s.level {
+                println!("  level: PAdES {level}");
+            }
+            if let Some(ts) = &s.timestamp {
+                println!(
+                    "  time-stamp: {} by {}; TSA revocation: {}",
+                    ts.time, ts.tsa, ts.revocation
+                );
+            }
             for r in &s.reasons {
                 println!("  - {r}");
             }

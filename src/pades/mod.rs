@@ -17,7 +17,9 @@
 
 pub mod cms;
 pub mod keys;
+pub mod ltv;
 mod pdf;
+pub mod timestamp;
 pub mod verify;
 
 use chrono::{DateTime, FixedOffset};
@@ -61,6 +63,10 @@ pub enum PadesError {
     NotValidAt(String),
     #[error("encoding the CMS failed: {0}")]
     Encoding(String),
+    #[error("time-stamp: {0}")]
+    Timestamp(String),
+    #[error("validation data (B-LT): {0}")]
+    ValidationData(String),
 }
 
 pub type PadesResult<T> = Result<T, PadesError>;
