@@ -47,10 +47,10 @@ pub enum Level {
     BT,
     /// B-T plus a DSS with the certificates and OCSP responses/CRLs for offline validation.
     #[value(name = "b-lt")]
-    BLT,
+    Blt,
     /// B-LT plus a document time-stamp.
     #[value(name = "b-lta")]
-    BLTA,
+    Blta,
 }
 
 impl Level {
@@ -58,8 +58,8 @@ impl Level {
         match self {
             Level::BB => "B-B",
             Level::BT => "B-T",
-            Level::BLT => "B-LT",
-            Level::BLTA => "B-LTA",
+            Level::Blt => "B-LT",
+            Level::Blta => "B-LTA",
         }
     }
 }

@@ -52,7 +52,7 @@ pub(super) fn sign_at_level(
     }
     let data = ltv::gather_validation_data(&signed, chain, &mut ClientFetch(&client), &mut nonce)?;
     let signed = ltv::add_dss(signed, &data)?;
-    if level == Level::BLT {
+    if level == Level::Blt {
         return Ok(signed);
     }
     let mut ts_opts = SignOptions::at(opts.signing_time);

@@ -168,7 +168,11 @@ pub fn load_state(dir: &Path) -> Result<PkiTestState> {
 
 fn serve_test(args: ServeTestArgs) -> Result<ExitCode> {
     let state = load_state(&args.certs)?;
-    let ports = [args.port_base, args.port_base.wrapping_add(1), args.port_base.wrapping_add(2)];
+    let ports = [
+        args.port_base,
+        args.port_base.wrapping_add(1),
+        args.port_base.wrapping_add(2),
+    ];
     if ports[0] > u16::MAX - 2 {
         bail!("--port-base must leave room for three ports");
     }
@@ -187,8 +191,8 @@ fn serve_test(args: ServeTestArgs) -> Result<ExitCode> {
                     .with_context(|| format!("cannot listen on {addr}"))?,
             );
         }
-        let [files, ocsp, tsa] = <[tokio::net::TcpListener; 3]>::try_from(listeners)
-            .map_err(|_| anyhow::anyhow!("listeners"))?;
+        let [files, ocsp, tsa] =
+            <[tokio::net::TcpListener; 3]>::try_from(listeners).map_err(|_| anyhow::anyhow!("listeners"))?;
         let host = args.listen_host;
         println!(
             "test PKI: files http://{host}:{}/ · OCSP http://{host}:{}/ ({} CAs) · TSA http://{host}:{}/{}",

@@ -66,7 +66,10 @@ async fn tsa_post(State(s): State<Shared>, body: Bytes) -> Response {
         return (StatusCode::NOT_FOUND, "no TSA is configured\n").into_response();
     };
     let serial: [u8; 16] = rand::random();
-    der("application/timestamp-reply", tsa.respond(&body, s.clock.now(), &serial))
+    der(
+        "application/timestamp-reply",
+        tsa.respond(&body, s.clock.now(), &serial),
+    )
 }
 
 pub fn files_router(s: Shared) -> Router {

@@ -24,15 +24,6 @@ use super::verify::{issued_by, name_of, signature_dictionaries, verify_with};
 use super::{cms, keys, verify, PadesError, PadesResult, SignOptions, SigningKey};
 use crate::pki::{cert_info, ocsp};
 
-/// The signature level to produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    BB,
-    BT,
-    BLT,
-    BLTA,
-}
-
 /// Asks a TSA for a token over a SHA-256 imprint; returns the DER TimeStampToken.
 pub type Timestamper<'a> = dyn FnMut(&[u8]) -> PadesResult<Vec<u8>> + 'a;
 
@@ -50,7 +41,9 @@ fn ts_err(e: impl std::fmt::Display) -> PadesError {
 fn checked_token(token: Vec<u8>, imprint: &[u8]) -> PadesResult<Vec<u8>> {
     let info = ::cms::content_info::ContentInfo::from_der(&token).map_err(ts_err)?;
     let (tst, _) = token_parts(&info).map_err(ts_err)?;
-    if tst.message_imprint.hash_algorithm.oid != cms::ID_SHA256 || tst.message_imprint.hashed_message.as_bytes() != imprint {
+    if tst.message_imprint.hash_algorithm.oid != cms::ID_SHA256
+        || tst.message_imprint.hashed_message.as_bytes() != imprint
+    {
         return Err(ts_err("the TSA's token is over another imprint"));
     }
     Ok(token)

@@ -138,7 +138,10 @@ pub(crate) fn imprint_algorithm(oid: &ObjectIdentifier) -> Option<&'static Algor
 /// without checking anything else.
 pub(crate) fn token_parts(token: &ContentInfo) -> Result<(x509_tsp::TstInfo, Vec<Certificate>), String> {
     let info = crate::pki::tsp::tst_info(token).map_err(|e| e.to_string())?;
-    let sd: SignedData = token.content.decode_as().map_err(|e| format!("time-stamp token: {e}"))?;
+    let sd: SignedData = token
+        .content
+        .decode_as()
+        .map_err(|e| format!("time-stamp token: {e}"))?;
     let certs = sd
         .certificates
         .iter()
@@ -167,7 +170,10 @@ pub(crate) fn check_token(
     if info.message_imprint.hashed_message.as_bytes() != imprint_of(hash).as_slice() {
         return Err("the time-stamp token is over other data (its message imprint does not match)".into());
     }
-    let sd: SignedData = token.content.decode_as().map_err(|e| format!("time-stamp token: {e}"))?;
+    let sd: SignedData = token
+        .content
+        .decode_as()
+        .map_err(|e| format!("time-stamp token: {e}"))?;
     let signers: Vec<_> = sd.signer_infos.0.iter().collect();
     let [si] = signers[..] else {
         return Err("the time-stamp token must have one SignerInfo".into());
@@ -186,7 +192,10 @@ pub(crate) fn check_token(
         })
         .cloned()
         .ok_or("the TSA's certificate is not in the token")?;
-    let attrs = si.signed_attrs.as_ref().ok_or("the time-stamp token has no signed attributes")?;
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or("the time-stamp token has no signed attributes")?;
     let attr = |oid: ObjectIdentifier| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.iter().next());
     let ct: ObjectIdentifier = attr(ID_CONTENT_TYPE)
         .ok_or("the time-stamp token has no content-type attribute")?

@@ -600,7 +600,10 @@ fn check_signature(
         report.reasons.push(e.to_string());
     }
     let path = build_path(&signer, &pool, &opts.trust, at)?;
-    if level == "B-T" && dss.present && revocation(&path, &opts.trust, &dss.crls.iter().collect::<Vec<_>>(), &dss.ocsps, at).is_ok() {
+    if level == "B-T"
+        && dss.present
+        && revocation(&path, &opts.trust, &dss.crls.iter().collect::<Vec<_>>(), &dss.ocsps, at).is_ok()
+    {
         level = "B-LT";
     }
     report.level = Some(level.into());
@@ -929,12 +932,10 @@ fn later_changes(revision: &[u8], full: &Document) -> Vec<String> {
 /// The ids `o` refers to, following dictionaries and arrays (not streams) `depth` levels down.
 fn collect_refs(doc: &Document, o: &Object, depth: usize, out: &mut HashSet<lopdf::ObjectId>) {
     match o {
-        Object::Reference(id) => {
-            if out.insert(*id) && depth > 0 {
-                if let Ok(inner) = doc.get_object(*id) {
-                    if !matches!(inner, Object::Stream(_)) {
-                        collect_refs(doc, inner, depth - 1, out);
-                    }
+        Object::Reference(id) if out.insert(*id) && depth > 0 => {
+            if let Ok(inner) = doc.get_object(*id) {
+                if !matches!(inner, Object::Stream(_)) {
+                    collect_refs(doc, inner, depth - 1, out);
                 }
             }
         }

@@ -8,7 +8,10 @@ use x509_cert::ext::pkix::CrlReason;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IndexStatus {
     Valid,
-    Revoked { at: DateTime<Utc>, reason: Option<CrlReason> },
+    Revoked {
+        at: DateTime<Utc>,
+        reason: Option<CrlReason>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]

@@ -17,7 +17,11 @@ pub const OCSP_NOCHECK: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1
 const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 
 fn extension(cert: &Certificate, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
-    cert.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id == oid)
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == oid)
 }
 
 fn uri(name: &GeneralName) -> Option<String> {
@@ -58,7 +62,9 @@ pub fn crl_urls(cert: &Certificate) -> Vec<String> {
             dps.0
                 .iter()
                 .filter_map(|dp: &DistributionPoint| match &dp.distribution_point {
-                    Some(DistributionPointName::FullName(names)) => Some(names.iter().filter_map(uri).collect::<Vec<_>>()),
+                    Some(DistributionPointName::FullName(names)) => {
+                        Some(names.iter().filter_map(uri).collect::<Vec<_>>())
+                    }
                     _ => None,
                 })
                 .flatten()

@@ -9,8 +9,8 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::Extension;
 use x509_cert::Certificate;
 use x509_ocsp::{
-    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, OcspResponseStatus,
-    Request, ResponderId, ResponseBytes, ResponseData, RevokedInfo, SingleResponse, TbsRequest, Version,
+    BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, OcspResponseStatus, Request,
+    ResponderId, ResponseBytes, ResponseData, RevokedInfo, SingleResponse, TbsRequest, Version,
 };
 
 use super::ca_index::{CaIndex, IndexStatus};
@@ -37,7 +37,11 @@ fn hash_for(alg: &ObjectIdentifier) -> Option<&'static Algorithm> {
 pub fn cert_id_with(cert: &Certificate, issuer: &Certificate, alg: &AlgorithmIdentifierOwned) -> PkiResult<CertId> {
     let hash = hash_for(&alg.oid).ok_or_else(|| PkiError::Rejected(format!("unsupported CertID hash {}", alg.oid)))?;
     let name = issuer.tbs_certificate.subject.to_der().map_err(enc)?;
-    let key = issuer.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
+    let key = issuer
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
     Ok(CertId {
         hash_algorithm: alg.clone(),
         issuer_name_hash: OctetString::new(digest(hash, &name).as_ref()).map_err(enc)?,
@@ -92,8 +96,9 @@ pub struct OcspAuthority {
 
 impl OcspAuthority {
     fn matches(&self, id: &CertId) -> bool {
-        cert_id_with(&self.ca, &self.ca, &id.hash_algorithm)
-            .is_ok_and(|mine| mine.issuer_name_hash == id.issuer_name_hash && mine.issuer_key_hash == id.issuer_key_hash)
+        cert_id_with(&self.ca, &self.ca, &id.hash_algorithm).is_ok_and(|mine| {
+            mine.issuer_name_hash == id.issuer_name_hash && mine.issuer_key_hash == id.issuer_key_hash
+        })
     }
 }
 
@@ -208,6 +213,9 @@ pub struct CheckedResponse {
     pub certs: Vec<Certificate>,
 }
 
+/// Checks a signature: (signer certificate, signature algorithm, message, signature).
+pub type SignatureCheck<'a> = dyn Fn(&Certificate, &ObjectIdentifier, &[u8], &[u8]) -> bool + 'a;
+
 /// Decodes a DER OCSPResponse into its BasicOCSPResponse (only `successful` ones).
 pub fn basic_response(der: &[u8]) -> PkiResult<BasicOcspResponse> {
     let resp = OcspResponse::from_der(der).map_err(malformed("OCSP response"))?;
@@ -233,7 +241,7 @@ pub fn check_response(
     der: &[u8],
     cert: &Certificate,
     issuer: &Certificate,
-    verify: &dyn Fn(&Certificate, &ObjectIdentifier, &[u8], &[u8]) -> bool,
+    verify: &SignatureCheck,
 ) -> PkiResult<CheckedResponse> {
     let basic = basic_response(der)?;
     let single = basic

@@ -22,8 +22,8 @@ use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TimeStampResp, TspVersion
 
 use super::{enc, generalized, malformed, PkiError, PkiResult};
 use crate::pades::cms::{
-    EssCertIdV2, IssuerSerial, SigningCertificateV2, ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SHA256,
-    ID_SIGNED_DATA, ID_SIGNING_CERTIFICATE_V2,
+    EssCertIdV2, IssuerSerial, SigningCertificateV2, ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SHA256, ID_SIGNED_DATA,
+    ID_SIGNING_CERTIFICATE_V2,
 };
 use crate::pades::SigningKey;
 
@@ -72,7 +72,9 @@ pub fn tst_info(token: &ContentInfo) -> PkiResult<TstInfo> {
     }
     let sd: SignedData = token.content.decode_as().map_err(malformed("time-stamp token"))?;
     if sd.encap_content_info.econtent_type != ID_CT_TST_INFO {
-        return Err(PkiError::Rejected("the time-stamp token does not hold a TSTInfo".into()));
+        return Err(PkiError::Rejected(
+            "the time-stamp token does not hold a TSTInfo".into(),
+        ));
     }
     let content = sd
         .encap_content_info
@@ -184,14 +186,20 @@ impl Tsa {
         };
         let mut attrs = SetOfVec::new();
         attrs
-            .insert(attribute(ID_CONTENT_TYPE, Any::encode_from(&ID_CT_TST_INFO).map_err(enc)?)?)
+            .insert(attribute(
+                ID_CONTENT_TYPE,
+                Any::encode_from(&ID_CT_TST_INFO).map_err(enc)?,
+            )?)
             .map_err(enc)?;
         let md = OctetString::new(digest(&SHA256, &econtent).as_ref()).map_err(enc)?;
         attrs
             .insert(attribute(ID_MESSAGE_DIGEST, Any::encode_from(&md).map_err(enc)?)?)
             .map_err(enc)?;
         attrs
-            .insert(attribute(ID_SIGNING_CERTIFICATE_V2, Any::encode_from(&ess).map_err(enc)?)?)
+            .insert(attribute(
+                ID_SIGNING_CERTIFICATE_V2,
+                Any::encode_from(&ess).map_err(enc)?,
+            )?)
             .map_err(enc)?;
         let signature = self
             .key

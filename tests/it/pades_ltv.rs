@@ -50,7 +50,10 @@ impl Server {
         let server = Self(Some(child));
         let deadline = Instant::now() + Duration::from_secs(20);
         while !PORTS.iter().all(|&p| port_open(p)) {
-            assert!(Instant::now() < deadline, "vanthu pki serve-test did not start listening");
+            assert!(
+                Instant::now() < deadline,
+                "vanthu pki serve-test did not start listening"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -130,7 +133,12 @@ impl Work {
     fn sign(&self, stem: &str, level: &str, input: &Path, output: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_vanthu"))
             .args(["pdf", "sign", "--key", &certs(&format!("{stem}.key.pem"))])
-            .args(["--cert", &certs(&format!("{stem}.pem")), "--chain", &certs("sub-ca.pem")])
+            .args([
+                "--cert",
+                &certs(&format!("{stem}.pem")),
+                "--chain",
+                &certs("sub-ca.pem"),
+            ])
             .args(["--level", level, "--tsa", TSA])
             .arg(input)
             .arg(output)
@@ -189,10 +197,22 @@ fn pyhanko_run(pyhanko: &str, mode: &str, file: &Path) -> Output {
 fn check_all(w: &Work, pyhanko: &str, server: &mut Server, file: &Path, sigs: usize, level: &str) {
     let bytes = std::fs::read(file).expect("read");
     // pdfsig (its OCSP checks need the responder up).
-    let o = Command::new("pdfsig").args(["-nssdir", &w.nss()]).arg(file).output().expect("pdfsig");
+    let o = Command::new("pdfsig")
+        .args(["-nssdir", &w.nss()])
+        .arg(file)
+        .output()
+        .expect("pdfsig");
     let out = text(&o);
-    assert_eq!(out.matches("Signature is Valid.").count(), sigs, "pdfsig {level}: {out}");
-    assert_eq!(out.matches("Certificate is Trusted.").count(), sigs, "pdfsig {level}: {out}");
+    assert_eq!(
+        out.matches("Signature is Valid.").count(),
+        sigs,
+        "pdfsig {level}: {out}"
+    );
+    assert_eq!(
+        out.matches("Certificate is Trusted.").count(),
+        sigs,
+        "pdfsig {level}: {out}"
+    );
 
     let o = Command::new("qpdf").arg("--check").arg(file).output().expect("qpdf");
     assert!(
@@ -205,8 +225,15 @@ fn check_all(w: &Work, pyhanko: &str, server: &mut Server, file: &Path, sigs: us
     let o = pyhanko_run(pyhanko, "validate", file);
     let out = text(&o);
     assert!(o.status.success(), "pyHanko validate {level}: {out}");
-    assert_eq!(out.matches(":INTACT:TRUSTED").count(), sigs, "pyHanko validate {level}: {out}");
-    assert!(out.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"), "pyHanko validate {level}: {out}");
+    assert_eq!(
+        out.matches(":INTACT:TRUSTED").count(),
+        sigs,
+        "pyHanko validate {level}: {out}"
+    );
+    assert!(
+        out.contains("TIMESTAMP_TOKEN<INTACT:TRUSTED>"),
+        "pyHanko validate {level}: {out}"
+    );
     assert!(!out.contains("ILLEGAL"), "pyHanko validate {level}: {out}");
 
     // vanthu, with CRLs for B-T (no DSS), from the DSS alone for B-LT and B-LTA.
@@ -221,13 +248,19 @@ fn check_all(w: &Work, pyhanko: &str, server: &mut Server, file: &Path, sigs: us
     assert_eq!(signatures[sigs - 1]["level"], want.as_str(), "{out}");
     for s in &signatures {
         assert!(s["timestamp"]["time"].is_string(), "{out}");
-        assert!(s["timestamp"]["tsa"].as_str().is_some_and(|t| t.contains("TSA")), "{out}");
+        assert!(
+            s["timestamp"]["tsa"].as_str().is_some_and(|t| t.contains("TSA")),
+            "{out}"
+        );
     }
     let doc_ts = reports.iter().filter(|s| s["kind"] == "document_timestamp").count();
     assert_eq!(doc_ts, usize::from(level == "b-lta"), "{out}");
     if level != "b-t" {
         let dss = String::from_utf8_lossy(&bytes);
-        assert!(dss.contains("/DSS") && dss.contains("/OCSPs") && dss.contains("/CRLs"), "no DSS");
+        assert!(
+            dss.contains("/DSS") && dss.contains("/OCSPs") && dss.contains("/CRLs"),
+            "no DSS"
+        );
     }
 
     // With the services down, only the embedded validation data can make the file trusted.
@@ -235,8 +268,15 @@ fn check_all(w: &Work, pyhanko: &str, server: &mut Server, file: &Path, sigs: us
     if level != "b-t" {
         let o = pyhanko_run(pyhanko, "adesverify", file);
         let out = text(&o);
-        assert!(o.status.success(), "pyHanko adesverify {level} (services stopped): {out}");
-        assert_eq!(out.matches(":INTACT:TRUSTED").count(), sigs, "pyHanko adesverify {level}: {out}");
+        assert!(
+            o.status.success(),
+            "pyHanko adesverify {level} (services stopped): {out}"
+        );
+        assert_eq!(
+            out.matches(":INTACT:TRUSTED").count(),
+            sigs,
+            "pyHanko adesverify {level}: {out}"
+        );
         let (code, _, out) = vanthu_verify(file, &[]);
         assert_eq!(code, Some(0), "vanthu verify {level} offline: {out}");
     }
@@ -266,7 +306,10 @@ fn one_signature_at_bt_blt_blta_rsa_and_ecdsa_passes_every_validator() {
             let out = w.path(&format!("{stem}-{level}.pdf"));
             w.sign_ok(stem, level, &input, &out);
             let signed = std::fs::read(&out).expect("read");
-            assert!(signed.starts_with(&sample_pdf()), "incremental: the input is the prefix");
+            assert!(
+                signed.starts_with(&sample_pdf()),
+                "incremental: the input is the prefix"
+            );
             let eofs = signed.windows(5).filter(|w| w == b"%%EOF").count();
             let want = match level {
                 "b-t" => 2,
@@ -350,7 +393,16 @@ fn split_token(cms_der: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut sd: SignedData = info.content.decode_as().expect("SignedData");
     let mut infos = sd.signer_infos.0.into_vec();
     let attrs = infos[0].unsigned_attrs.take().expect("unsigned attributes");
-    let token = attrs.iter().next().expect("token").values.iter().next().expect("value").to_der().expect("der");
+    let token = attrs
+        .iter()
+        .next()
+        .expect("token")
+        .values
+        .iter()
+        .next()
+        .expect("value")
+        .to_der()
+        .expect("der");
     sd.signer_infos = cms::signed_data::SignerInfos(der::asn1::SetOfVec::try_from(infos).expect("set"));
     let bare = cms::content_info::ContentInfo {
         content_type: info.content_type,
@@ -409,7 +461,11 @@ fn tampered_or_misdirected_tokens_and_an_ocsp_revoked_signer_are_invalid() {
         .args(["-CAfile", &certs("root-ca.pem"), "-untrusted", &certs("sub-ca.pem")])
         .output()
         .expect("openssl ts -verify");
-    assert!(o.status.success() && text(&o).contains("Verification: OK"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("Verification: OK"),
+        "{}",
+        text(&o)
+    );
     server.stop();
 
     let crls = ["--crl", &certs("root-ca.crl"), "--crl", &certs("sub-ca.crl")];
@@ -456,7 +512,10 @@ fn tampered_or_misdirected_tokens_and_an_ocsp_revoked_signer_are_invalid() {
     let file = w.write("misdirected.pdf", &misdirected);
     let (code, json, out) = vanthu_verify(&file, &crls);
     assert_eq!(code, Some(1), "a token over another imprint must be invalid: {out}");
-    assert!(json["signatures"][0]["reasons"].to_string().contains("imprint"), "{out}");
+    assert!(
+        json["signatures"][0]["reasons"].to_string().contains("imprint"),
+        "{out}"
+    );
 
     // The revoked signer: its B-LT DSS carries our responder's "revoked" answer.
     let (code, json, out) = vanthu_verify(&revoked, &[]);
@@ -482,11 +541,25 @@ fn pyhanko_ltv_files_using_our_services_verify_in_vanthu() {
     for (i, (stem, level, extra)) in cases.iter().enumerate() {
         let out = w.path(&format!("ph{i}.pdf"));
         let o = Command::new(&pyhanko)
-            .args(["sign", "addsig", "--field", &format!("Sig{i}"), "--use-pades", "--timestamp-url", TSA])
+            .args([
+                "sign",
+                "addsig",
+                "--field",
+                &format!("Sig{i}"),
+                "--use-pades",
+                "--timestamp-url",
+                TSA,
+            ])
             .args(*extra)
             .args(["--trust", &certs("root-ca.pem"), "--trust-replace"])
             .args(["pemder", "--key", &certs(&format!("{stem}.key.pem"))])
-            .args(["--cert", &certs(&format!("{stem}.pem")), "--chain", &certs("sub-ca.pem"), "--no-pass"])
+            .args([
+                "--cert",
+                &certs(&format!("{stem}.pem")),
+                "--chain",
+                &certs("sub-ca.pem"),
+                "--no-pass",
+            ])
             .arg(&input)
             .arg(&out)
             .output()
@@ -497,10 +570,24 @@ fn pyhanko_ltv_files_using_our_services_verify_in_vanthu() {
     // Two signatures by pyHanko: an LTA signature over an LT file.
     let both = w.path("ph-both.pdf");
     let o = Command::new(&pyhanko)
-        .args(["sign", "addsig", "--field", "Second", "--use-pades", "--timestamp-url", TSA])
+        .args([
+            "sign",
+            "addsig",
+            "--field",
+            "Second",
+            "--use-pades",
+            "--timestamp-url",
+            TSA,
+        ])
         .args(["--with-validation-info", "--use-pades-lta"])
         .args(["--trust", &certs("root-ca.pem"), "--trust-replace"])
-        .args(["pemder", "--key", &certs("seal-rsa.key.pem"), "--cert", &certs("seal-rsa.pem")])
+        .args([
+            "pemder",
+            "--key",
+            &certs("seal-rsa.key.pem"),
+            "--cert",
+            &certs("seal-rsa.pem"),
+        ])
         .args(["--chain", &certs("sub-ca.pem"), "--no-pass"])
         .arg(&files[1].0)
         .arg(&both)
