@@ -614,3 +614,31 @@ fn pyhanko_ltv_files_using_our_services_verify_in_vanthu() {
         .collect();
     assert_eq!(levels, ["B-LTA", "B-LTA"], "{out}");
 }
+
+#[test]
+fn levels_above_bb_without_a_working_tsa_fail_with_one_line_and_write_nothing() {
+    let _guard = lock();
+    let w = Work::new();
+    let input = w.write("in.pdf", &sample_pdf());
+    let out = w.path("out.pdf");
+    let base = |level: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vanthu"));
+        cmd.args(["pdf", "sign", "--key", &certs("leader-rsa.key.pem")])
+            .args(["--cert", &certs("leader-rsa.pem"), "--level", level]);
+        cmd
+    };
+    // No --tsa at all; a TSA nobody listens on (the services are not running under the lock).
+    let cases: [(&str, Vec<&str>, &str); 3] = [
+        ("b-t", vec![], "--tsa"),
+        ("b-lt", vec!["--tsa", TSA], "time-stamp"),
+        ("b-lta", vec!["--tsa", "ftp://127.0.0.1/"], "unsupported URL"),
+    ];
+    for (level, extra, expected) in cases {
+        let o = base(level).args(&extra).arg(&input).arg(&out).output().expect("run vanthu");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success(), "{level} {extra:?} should fail: {}", text(&o));
+        assert!(err.contains(expected), "{level} {extra:?}: expected {expected:?} in {err}");
+        assert_eq!(err.lines().filter(|l| !l.trim().is_empty()).count(), 1, "one line: {err}");
+        assert!(!out.exists(), "nothing may be written");
+    }
+}
