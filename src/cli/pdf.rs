@@ -29,6 +29,10 @@ pub struct VerifyArgs {
     /// Accept an unknown revocation status (the report still says it is unknown).
     #[arg(long)]
     pub no_revocation_check: bool,
+    /// Also fetch OCSP responses, CRLs and issuer certificates from the URLs the certificates
+    /// name (best effort; they count for revocation, not towards B-LT).
+    #[arg(long)]
+    pub online: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -184,8 +188,14 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         at: SystemClock.now(),
         allow_unknown_revocation: args.no_revocation_check,
     };
+    let pdf = read(&args.input, "PDF")?;
+    let (extra, unavailable) = if args.online {
+        super::pdf_ltv::fetch_online(&pdf).with_context(|| format!("{}", args.input.display()))?
+    } else {
+        Default::default()
+    };
     let report =
-        pades::verify_pdf(&read(&args.input, "PDF")?, &opts).with_context(|| format!("{}", args.input.display()))?;
+        pades::verify::verify_pdf_with(&pdf, &opts, &extra).with_context(|| format!("{}", args.input.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -211,6 +221,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             for r in &s.reasons {
                 println!("  - {r}");
             }
+        }
+        for problem in &unavailable {
+            println!("online: {problem}");
         }
         println!("verdict: {:?}", report.verdict);
     }

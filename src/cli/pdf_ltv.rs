@@ -59,3 +59,10 @@ pub(super) fn sign_at_level(
     ts_opts.contents_size = opts.contents_size;
     Ok(ltv::add_document_timestamp(signed, &ts_opts, &mut stamper)?)
 }
+
+/// `vanthu pdf verify --online`: the OCSP responses, CRLs and issuer certificates the file's
+/// certificates point to, fetched now (best effort), and what could not be had.
+pub(super) fn fetch_online(pdf: &[u8]) -> Result<(ltv::ValidationData, Vec<String>)> {
+    let client = HttpClient::new()?;
+    Ok(ltv::fetch_validation_data(pdf, &mut ClientFetch(&client), &mut nonce)?)
+}

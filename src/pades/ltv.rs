@@ -182,7 +182,28 @@ pub fn gather_validation_data(
     fetch: &mut dyn Fetch,
     nonce: &mut dyn FnMut() -> Vec<u8>,
 ) -> PadesResult<ValidationData> {
+    gather(pdf, extra, fetch, nonce, true).map(|(data, _)| data)
+}
+
+/// As [`gather_validation_data`] but best effort (for verifying online): a certificate whose
+/// issuer or revocation data cannot be had is listed in the problems, and the walk goes on.
+pub fn fetch_validation_data(
+    pdf: &[u8],
+    fetch: &mut dyn Fetch,
+    nonce: &mut dyn FnMut() -> Vec<u8>,
+) -> PadesResult<(ValidationData, Vec<String>)> {
+    gather(pdf, &[], fetch, nonce, false)
+}
+
+fn gather(
+    pdf: &[u8],
+    extra: &[Certificate],
+    fetch: &mut dyn Fetch,
+    nonce: &mut dyn FnMut() -> Vec<u8>,
+    strict: bool,
+) -> PadesResult<(ValidationData, Vec<String>)> {
     let vd_err = |m: String| PadesError::ValidationData(m);
+    let mut skipped = Vec::new();
     let (leaves, mut pool) = leaves_and_pool(pdf)?;
     pool.extend(extra.iter().cloned());
     let mut data = ValidationData::default();
@@ -215,7 +236,14 @@ pub fn gather_validation_data(
                 }
             }
         }
-        let issuer = issuer.ok_or_else(|| vd_err(format!("the issuer of {} was not found", name_of(&cert))))?;
+        let Some(issuer) = issuer else {
+            let problem = format!("the issuer of {} was not found", name_of(&cert));
+            if strict {
+                return Err(vd_err(problem));
+            }
+            skipped.push(problem);
+            continue;
+        };
         work.push(issuer.clone());
         if cert_info::has_ocsp_nocheck(&cert) {
             continue;
@@ -254,7 +282,7 @@ pub fn gather_validation_data(
             }
         }
         if !covered {
-            return Err(vd_err(format!(
+            let problem = format!(
                 "no revocation data for {}{}",
                 name_of(&cert),
                 if problems.is_empty() {
@@ -262,10 +290,14 @@ pub fn gather_validation_data(
                 } else {
                     format!(": {}", problems.join("; "))
                 }
-            )));
+            );
+            if strict {
+                return Err(vd_err(problem));
+            }
+            skipped.push(problem);
         }
     }
-    Ok(data)
+    Ok((data, skipped))
 }
 
 /// Adds (or extends) the document security store by incremental update: the DSS dictionary

@@ -15,7 +15,8 @@
 //! genTime becomes the signature's validation time; a `/DocTimeStamp` (B-LTA) is reported as
 //! its own entry (`kind: document_timestamp`). Revocation uses OCSP responses (DSS) before CRLs.
 //! Each signature reports the level reached (B-B, B-T, B-LT, B-LTA).
-//! Not yet covered: fetching revocation data online, DocMDP permission levels.
+//! Data fetched online (`vanthu pdf verify --online`) comes in through [`verify_pdf_with`].
+//! Not yet covered: DocMDP permission levels.
 
 use std::collections::HashSet;
 
@@ -142,8 +143,34 @@ pub(crate) fn name_of(cert: &Certificate) -> String {
 
 /// Verifies every signature in `pdf`.
 pub fn verify_pdf(pdf: &[u8], opts: &VerifyOptions) -> PadesResult<VerificationReport> {
+    verify_pdf_with(pdf, opts, &super::ltv::ValidationData::default())
+}
+
+/// [`verify_pdf`] with validation data from outside the document (e.g. fetched online):
+/// its certificates, CRLs and OCSP responses count for revocation, but not towards B-LT.
+pub fn verify_pdf_with(
+    pdf: &[u8],
+    opts: &VerifyOptions,
+    extra: &super::ltv::ValidationData,
+) -> PadesResult<VerificationReport> {
     let doc = Document::load_mem(pdf).map_err(|e| PadesError::Pdf(e.to_string()))?;
-    let dss = dss_material(&doc);
+    let mut dss = dss_material(&doc);
+    dss.all_ocsps = dss.ocsps.iter().chain(&extra.ocsps).cloned().collect();
+    dss.extra_certs = extra
+        .certs
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let mut with_extra;
+    let opts = if extra.crls.is_empty() {
+        opts
+    } else {
+        with_extra = opts.clone();
+        with_extra
+            .crls
+            .extend(extra.crls.iter().filter_map(|d| CertificateList::from_der(d).ok()));
+        &with_extra
+    };
     let mut signatures = Vec::new();
     for (field, sig) in signature_dictionaries(&doc) {
         signatures.push(verify_one(pdf, &doc, field, &sig, &dss, opts));
@@ -235,6 +262,10 @@ struct Dss {
     crls: Vec<CertificateList>,
     /// DER OCSPResponses.
     ocsps: Vec<Vec<u8>>,
+    /// The DSS's OCSP responses and those from outside the document.
+    all_ocsps: Vec<Vec<u8>>,
+    /// Certificates from outside the document.
+    extra_certs: Vec<Certificate>,
 }
 
 fn dss_material(doc: &Document) -> Dss {
@@ -243,6 +274,8 @@ fn dss_material(doc: &Document) -> Dss {
         certs: Vec::new(),
         crls: Vec::new(),
         ocsps: Vec::new(),
+        all_ocsps: Vec::new(),
+        extra_certs: Vec::new(),
     };
     let Some(store) = doc
         .catalog()
@@ -441,7 +474,7 @@ fn check_document_timestamp(
     let checked = super::timestamp::check_token(&token, &imprint, &dss.certs, &opts.trust, opts.at)?;
     report.signer = Some(name_of(&checked.tsa));
     let crls: Vec<&CertificateList> = opts.crls.iter().chain(&dss.crls).collect();
-    let revocation_text = timestamp_revocation(&checked, &crls, &dss.ocsps, opts, report);
+    let revocation_text = timestamp_revocation(&checked, &crls, &dss.all_ocsps, opts, report);
     report.revocation = revocation_text.clone();
     report.timestamp = Some(TimestampReport {
         time: checked.gen_time.to_rfc3339(),
@@ -501,6 +534,7 @@ fn check_signature(
     };
     let mut pool: Vec<Certificate> = certificates_of(&signed);
     pool.extend(dss.certs.iter().cloned());
+    pool.extend(dss.extra_certs.iter().cloned());
     let signer = signer_of(si, &pool).ok_or("the signer's certificate is not in the CMS")?;
     report.signer = Some(name_of(&signer));
 
@@ -584,7 +618,7 @@ fn check_signature(
             Ok(checked) => {
                 at = checked.gen_time;
                 level = "B-T";
-                let revocation_text = timestamp_revocation(&checked, &crls, &dss.ocsps, opts, report);
+                let revocation_text = timestamp_revocation(&checked, &crls, &dss.all_ocsps, opts, report);
                 report.timestamp = Some(TimestampReport {
                     time: checked.gen_time.to_rfc3339(),
                     tsa: name_of(&checked.tsa),
@@ -607,7 +641,7 @@ fn check_signature(
         level = "B-LT";
     }
     report.level = Some(level.into());
-    match revocation(&path, &opts.trust, &crls, &dss.ocsps, at) {
+    match revocation(&path, &opts.trust, &crls, &dss.all_ocsps, at) {
         Ok(how) => report.revocation = how,
         Err(Revocation::Revoked(why)) => {
             report.revocation = "revoked".into();

@@ -466,7 +466,20 @@ fn tampered_or_misdirected_tokens_and_an_ocsp_revoked_signer_are_invalid() {
         "{}",
         text(&o)
     );
+
+    // --online: revocation fetched now (OCSP for the signer) instead of given as --crl.
+    let (code, json, out) = vanthu_verify(&bt, &["--online"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        json["signatures"][0]["revocation"]
+            .as_str()
+            .is_some_and(|r| r.contains("OCSP")),
+        "{out}"
+    );
+    assert_eq!(json["signatures"][0]["level"], "B-T", "fetched data is not B-LT: {out}");
     server.stop();
+    let (code, _, out) = vanthu_verify(&bt, &["--online"]);
+    assert_eq!(code, Some(2), "services down: revocation unknown: {out}");
 
     let crls = ["--crl", &certs("root-ca.crl"), "--crl", &certs("sub-ca.crl")];
     let (code, json, out) = vanthu_verify(&bt, &crls);
@@ -623,8 +636,12 @@ fn levels_above_bb_without_a_working_tsa_fail_with_one_line_and_write_nothing() 
     let out = w.path("out.pdf");
     let base = |level: &str| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vanthu"));
-        cmd.args(["pdf", "sign", "--key", &certs("leader-rsa.key.pem")])
-            .args(["--cert", &certs("leader-rsa.pem"), "--level", level]);
+        cmd.args(["pdf", "sign", "--key", &certs("leader-rsa.key.pem")]).args([
+            "--cert",
+            &certs("leader-rsa.pem"),
+            "--level",
+            level,
+        ]);
         cmd
     };
     // No --tsa at all; a TSA nobody listens on (the services are not running under the lock).
@@ -634,11 +651,23 @@ fn levels_above_bb_without_a_working_tsa_fail_with_one_line_and_write_nothing() 
         ("b-lta", vec!["--tsa", "ftp://127.0.0.1/"], "unsupported URL"),
     ];
     for (level, extra, expected) in cases {
-        let o = base(level).args(&extra).arg(&input).arg(&out).output().expect("run vanthu");
+        let o = base(level)
+            .args(&extra)
+            .arg(&input)
+            .arg(&out)
+            .output()
+            .expect("run vanthu");
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(!o.status.success(), "{level} {extra:?} should fail: {}", text(&o));
-        assert!(err.contains(expected), "{level} {extra:?}: expected {expected:?} in {err}");
-        assert_eq!(err.lines().filter(|l| !l.trim().is_empty()).count(), 1, "one line: {err}");
+        assert!(
+            err.contains(expected),
+            "{level} {extra:?}: expected {expected:?} in {err}"
+        );
+        assert_eq!(
+            err.lines().filter(|l| !l.trim().is_empty()).count(),
+            1,
+            "one line: {err}"
+        );
         assert!(!out.exists(), "nothing may be written");
     }
 }
