@@ -76,15 +76,14 @@ pub fn load_state(dir: &Path) -> Result<PkiTestState> {
             files.insert(name, read(&path)?);
         }
     }
-    let responder = dir.join("ocsp.pem");
-    let responder = if responder.exists() {
-        let cert = cert_at(&responder)?;
+    let responder_path = dir.join("ocsp.pem");
+    let mut responder = if responder_path.exists() {
+        let cert = cert_at(&responder_path)?;
         let key = key_for(&dir.join("ocsp.key.pem"), &cert)?;
         Some((cert, key))
     } else {
         None
     };
-    let mut responder = responder;
     let mut ocsp = Vec::new();
     let mut ca_certs = Vec::new();
     let ca_dir = dir.join("ca");
