@@ -29,27 +29,47 @@ const PORTS: [u16; 3] = [18880, 18881, 18882];
 static LOCK: Mutex<()> = Mutex::new(());
 
 /// `vanthu pki serve-test --certs certs-test`, killed on drop.
-struct Server(Option<Child>);
+struct Server {
+    child: Option<Child>,
+    ports: [u16; 3],
+}
 
 fn port_open(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
 }
 
 impl Server {
+    /// On the ports the test certificates name (take [`lock`] first).
     fn start() -> Self {
+        Self::start_at(PORTS[0])
+    }
+
+    fn start_at(base: u16) -> Self {
+        let ports = [base, base + 1, base + 2];
         assert!(
-            !PORTS.iter().any(|&p| port_open(p)),
-            "a test PKI service port (18880-18882) is already in use"
+            !ports.iter().any(|&p| port_open(p)),
+            "a test PKI service port ({base}-{}) is already in use",
+            base + 2
         );
         let child = Command::new(env!("CARGO_BIN_EXE_vanthu"))
-            .args(["pki", "serve-test", "--certs", &certs("")])
+            .args([
+                "pki",
+                "serve-test",
+                "--certs",
+                &certs(""),
+                "--port-base",
+                &base.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start vanthu pki serve-test");
-        let server = Self(Some(child));
+        let server = Self {
+            child: Some(child),
+            ports,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !PORTS.iter().all(|&p| port_open(p)) {
+        while !ports.iter().all(|&p| port_open(p)) {
             assert!(
                 Instant::now() < deadline,
                 "vanthu pki serve-test did not start listening"
@@ -60,12 +80,12 @@ impl Server {
     }
 
     fn stop(&mut self) {
-        if let Some(mut child) = self.0.take() {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while PORTS.iter().any(|&p| port_open(p)) && Instant::now() < deadline {
+        while self.ports.iter().any(|&p| port_open(p)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -670,4 +690,70 @@ fn levels_above_bb_without_a_working_tsa_fail_with_one_line_and_write_nothing() 
         );
         assert!(!out.exists(), "nothing may be written");
     }
+}
+
+#[test]
+fn serve_test_on_another_port_base_serves_files_and_answers_bad_requests_with_protocol_errors() {
+    use vanthu::pki::client::HttpClient;
+    // Not the certificates' ports, so no lock: nothing here depends on them.
+    let mut server = Server::start_at(28880);
+    let client = HttpClient::new().expect("client");
+    let crl = client.get("http://127.0.0.1:28880/sub-ca.crl").expect("CRL");
+    assert_eq!(
+        crl,
+        std::fs::read(certs("sub-ca.crl")).expect("read"),
+        "served as committed"
+    );
+    let cer = client
+        .get("http://127.0.0.1:28880/root-ca.cer")
+        .expect("CA certificate");
+    assert_eq!(cer, std::fs::read(certs("root-ca.cer")).expect("read"));
+    for missing in ["nope.crl", "root-ca.key.pem", "..%2Froot-ca.key.pem"] {
+        let err = client
+            .get(&format!("http://127.0.0.1:28880/{missing}"))
+            .expect_err("only CRLs and certificates are served");
+        assert!(err.to_string().contains("404"), "{missing}: {err}");
+    }
+
+    // Garbage in: a protocol-level refusal, not an HTTP error or a dropped connection.
+    let resp = client
+        .post(
+            "http://127.0.0.1:28881/",
+            "application/ocsp-request",
+            b"garbage".to_vec(),
+        )
+        .expect("OCSP answers");
+    let resp = x509_ocsp::OcspResponse::from_der(&resp).expect("an OCSPResponse");
+    assert_eq!(resp.response_status, x509_ocsp::OcspResponseStatus::MalformedRequest);
+    let resp = client
+        .post(
+            "http://127.0.0.1:28882/",
+            "application/timestamp-query",
+            b"garbage".to_vec(),
+        )
+        .expect("TSA answers");
+    let resp = x509_tsp::TimeStampResp::from_der(&resp).expect("a TimeStampResp");
+    assert_eq!(resp.status.status, cmpv2::status::PkiStatus::Rejection);
+    assert!(resp.time_stamp_token.is_none());
+
+    // RFC 6960 GET: the base64 request in the path; the answer echoes our nonce.
+    let load = |name: &str| {
+        vanthu::pades::load_certificates(&std::fs::read(certs(name)).expect("read"))
+            .expect("cert")
+            .remove(0)
+    };
+    let (leader, sub_ca) = (load("leader-ec.pem"), load("sub-ca.pem"));
+    let nonce = [9u8; 16];
+    let req = vanthu::pki::ocsp::request(&leader, &sub_ca, Some(&nonce)).expect("request");
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, &req);
+    let resp = client.get(&format!("http://127.0.0.1:28881/{b64}")).expect("OCSP GET");
+    let basic = vanthu::pki::ocsp::basic_response(&resp).expect("basic response");
+    assert_eq!(vanthu::pki::ocsp::response_nonce(&basic).as_deref(), Some(&nonce[..]));
+    // The response's signature is OpenSSL's to check (`openssl ocsp` above says "Response verify
+    // OK"); here only the CertID matching and the status are looked at.
+    let verify = |_: &x509_cert::Certificate, _: &der::asn1::ObjectIdentifier, _: &[u8], _: &[u8]| true;
+    let checked = vanthu::pki::ocsp::check_response(&resp, &leader, &sub_ca, &verify).expect("about the leader");
+    assert_eq!(checked.status, vanthu::pki::ocsp::OcspStatus::Good);
+    assert_eq!(checked.certs.len(), 1, "the delegated responder sends its certificate");
+    server.stop();
 }
