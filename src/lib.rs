@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod objects;
 pub mod pades;
+pub mod pki;
 pub mod registers;
 pub mod registry;
 pub mod search;

@@ -18,6 +18,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Pdf(cmd) => return super::pdf::run(cmd),
+        Command::Pki(cmd) => return super::pki::run(cmd),
         Command::Edxml(cmd) => return super::edxml::run(cmd),
         other => other,
     };
@@ -72,7 +73,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
             println!("{config:#?}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Example) | Command::Pdf(_) | Command::Edxml(_) => {
+        Command::Config(ConfigCommand::Example) | Command::Pdf(_) | Command::Pki(_) | Command::Edxml(_) => {
             unreachable!("handled before start-up")
         }
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,

@@ -3,6 +3,8 @@
 pub mod archive;
 mod commands;
 mod pdf;
+mod pdf_ltv;
+pub mod pki;
 
 pub use pdf::PdfCommand;
 mod edxml;
@@ -57,6 +59,9 @@ pub enum Command {
     /// Sign PDF files (PAdES); needs no database.
     #[command(subcommand)]
     Pdf(PdfCommand),
+    /// Test PKI services (OCSP, time-stamping, CRLs); needs no database.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
     /// The archive: fixity checks.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),

@@ -38,6 +38,10 @@ pub struct VerifyArgs {
     /// Accept an unknown revocation status (the report still says it is unknown).
     #[arg(long)]
     pub no_revocation_check: bool,
+    /// Also fetch OCSP responses, CRLs and issuer certificates from the URLs the certificates
+    /// name (best effort; they count for revocation, not towards B-LT).
+    #[arg(long)]
+    pub online: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -46,11 +50,31 @@ pub struct VerifyArgs {
 }
 
 /// Signature levels this build can produce.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Level {
     /// PAdES baseline B-B: CMS with signing-certificate-v2, no timestamp.
     #[value(name = "b-b")]
     BB,
+    /// B-B plus a signature time-stamp from the --tsa service.
+    #[value(name = "b-t")]
+    BT,
+    /// B-T plus a DSS with the certificates and OCSP responses/CRLs for offline validation.
+    #[value(name = "b-lt")]
+    Blt,
+    /// B-LT plus a document time-stamp.
+    #[value(name = "b-lta")]
+    Blta,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::BB => "B-B",
+            Level::BT => "B-T",
+            Level::Blt => "B-LT",
+            Level::Blta => "B-LTA",
+        }
+    }
 }
 
 /// Visible appearances this build can draw.
@@ -79,6 +103,9 @@ pub struct SignArgs {
     pub chain: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "b-b")]
     pub level: Level,
+    /// RFC 3161 time-stamping service (needed for b-t, b-lt and b-lta).
+    #[arg(long, value_name = "URL")]
+    pub tsa: Option<String>,
     #[arg(long, value_enum, default_value = "none")]
     pub appearance: Appearance,
     /// Name of the new signature field (default: the first free SignatureN).
@@ -122,7 +149,6 @@ pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
 }
 
 fn sign(args: SignArgs) -> Result<ExitCode> {
-    let Level::BB = args.level;
     let Appearance::None = args.appearance;
     let pin = match &args.pin_file {
         Some(path) => {
@@ -163,13 +189,17 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         location: args.location,
         contents_size: args.contents_size,
     };
-    let signed =
-        pades::sign_pdf(&pdf, &key, cert, &chain, &opts).with_context(|| format!("{}", args.input.display()))?;
+    let signed = match args.level {
+        Level::BB => pades::sign_pdf(&pdf, &key, cert, &chain, &opts).map_err(anyhow::Error::from),
+        level => super::pdf_ltv::sign_at_level(pdf, &key, cert, &chain, &opts, level, args.tsa.as_deref()),
+    }
+    .with_context(|| format!("{}", args.input.display()))?;
     write_atomically(&args.output, &signed)?;
     println!(
-        "signed {} → {} (PAdES B-B, {} bytes)",
+        "signed {} → {} (PAdES {}, {} bytes)",
         args.input.display(),
         args.output.display(),
+        args.level.name(),
         signed.len()
     );
     Ok(ExitCode::SUCCESS)
@@ -350,8 +380,14 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         at: SystemClock.now(),
         allow_unknown_revocation: args.no_revocation_check,
     };
+    let pdf = read(&args.input, "PDF")?;
+    let (extra, unavailable) = if args.online {
+        super::pdf_ltv::fetch_online(&pdf).with_context(|| format!("{}", args.input.display()))?
+    } else {
+        Default::default()
+    };
     let report =
-        pades::verify_pdf(&read(&args.input, "PDF")?, &opts).with_context(|| format!("{}", args.input.display()))?;
+        pades::verify::verify_pdf_with(&pdf, &opts, &extra).with_context(|| format!("{}", args.input.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -365,9 +401,21 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 s.covers_whole_file,
                 s.revocation
             );
+            if let Some(level) = &s.level {
+                println!("  level: PAdES {level}");
+            }
+            if let Some(ts) = &s.timestamp {
+                println!(
+                    "  time-stamp: {} by {}; TSA revocation: {}",
+                    ts.time, ts.tsa, ts.revocation
+                );
+            }
             for r in &s.reasons {
                 println!("  - {r}");
             }
+        }
+        for problem in &unavailable {
+            println!("online: {problem}");
         }
         println!("verdict: {:?}", report.verdict);
     }

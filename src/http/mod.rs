@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod middleware;
 mod openapi;
+pub mod pki_test;
 mod routes;
 
 use std::future::Future;

@@ -20,7 +20,9 @@
 pub mod cms;
 pub mod external;
 pub mod keys;
+pub mod ltv;
 mod pdf;
+pub mod timestamp;
 pub mod verify;
 
 use chrono::{DateTime, FixedOffset};
@@ -66,6 +68,10 @@ pub enum PadesError {
     External(String),
     #[error("encoding the CMS failed: {0}")]
     Encoding(String),
+    #[error("time-stamp: {0}")]
+    Timestamp(String),
+    #[error("validation data (B-LT): {0}")]
+    ValidationData(String),
 }
 
 pub type PadesResult<T> = Result<T, PadesError>;

@@ -82,7 +82,20 @@ fn drop_stream_data(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)
     Some((id, obj.clone()))
 }
 
+/// What the new field's value dictionary is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DictKind {
+    /// `/Type /Sig`, `ETSI.CAdES.detached`, with `/M` (and `/Reason`, `/Location`).
+    Signature,
+    /// `/Type /DocTimeStamp`, `ETSI.RFC3161`: the Contents is a time-stamp token (PAdES B-LTA).
+    DocTimeStamp,
+}
+
 pub(crate) fn prepare(pdf: Vec<u8>, opts: &SignOptions) -> PadesResult<Prepared> {
+    prepare_kind(pdf, opts, DictKind::Signature)
+}
+
+pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> PadesResult<Prepared> {
     let options = LoadOptions {
         filter: Some(drop_stream_data),
         ..LoadOptions::default()
@@ -142,9 +155,13 @@ pub(crate) fn prepare(pdf: Vec<u8>, opts: &SignOptions) -> PadesResult<Prepared>
     let new = &mut inc.new_document;
 
     let mut sig = Dictionary::new();
-    sig.set("Type", Object::Name(b"Sig".to_vec()));
+    let (type_name, sub_filter): (&[u8], &[u8]) = match kind {
+        DictKind::Signature => (b"Sig", b"ETSI.CAdES.detached"),
+        DictKind::DocTimeStamp => (b"DocTimeStamp", b"ETSI.RFC3161"),
+    };
+    sig.set("Type", Object::Name(type_name.to_vec()));
     sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
-    sig.set("SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
+    sig.set("SubFilter", Object::Name(sub_filter.to_vec()));
     sig.set(
         "ByteRange",
         Object::Array(vec![
@@ -158,15 +175,17 @@ pub(crate) fn prepare(pdf: Vec<u8>, opts: &SignOptions) -> PadesResult<Prepared>
         "Contents",
         Object::String(vec![0; opts.contents_size], StringFormat::Hexadecimal),
     );
-    sig.set(
-        "M",
-        Object::String(pdf_date(&opts.signing_time).into_bytes(), StringFormat::Literal),
-    );
-    if let Some(reason) = &opts.reason {
-        sig.set("Reason", text_string(reason));
-    }
-    if let Some(location) = &opts.location {
-        sig.set("Location", text_string(location));
+    if kind == DictKind::Signature {
+        sig.set(
+            "M",
+            Object::String(pdf_date(&opts.signing_time).into_bytes(), StringFormat::Literal),
+        );
+        if let Some(reason) = &opts.reason {
+            sig.set("Reason", text_string(reason));
+        }
+        if let Some(location) = &opts.location {
+            sig.set("Location", text_string(location));
+        }
     }
     let sig_id = new.add_object(sig);
 

@@ -10,8 +10,13 @@
 //!
 //! Verdict: `valid` when every check passes; `invalid` with reasons when one fails;
 //! `indeterminate` when everything else passes but revocation could not be established.
-//! Not yet covered: timestamps (B-T and later, so the validation time is always the one
-//! given), OCSP responses, DocMDP permission levels.
+//!
+//! Time-stamps: a signature time-stamp token (B-T) is checked (`timestamp::check_token`) and its
+//! genTime becomes the signature's validation time; a `/DocTimeStamp` (B-LTA) is reported as
+//! its own entry (`kind: document_timestamp`). Revocation uses OCSP responses (DSS) before CRLs.
+//! Each signature reports the level reached (B-B, B-T, B-LT, B-LTA).
+//! Data fetched online (`vanthu pdf verify --online`) comes in through [`verify_pdf_with`].
+//! Not yet covered: DocMDP permission levels.
 
 use std::collections::HashSet;
 
@@ -73,6 +78,13 @@ pub enum Verdict {
 #[derive(Clone, Debug, Serialize)]
 pub struct SignatureReport {
     pub field: Option<String>,
+    /// `signature` or `document_timestamp` (a B-LTA `/DocTimeStamp`).
+    pub kind: String,
+    /// PAdES level reached: `B-B`, `B-T` (a valid signature time-stamp), `B-LT` (and the DSS
+    /// alone establishes revocation), `B-LTA` (and a later valid document time-stamp).
+    pub level: Option<String>,
+    /// The signature time-stamp (for a document time-stamp: the token itself), when valid.
+    pub timestamp: Option<TimestampReport>,
     pub sub_filter: Option<String>,
     /// `/M`, the time the signer claims (not trusted without a timestamp).
     pub claimed_time: Option<String>,
@@ -86,6 +98,15 @@ pub struct SignatureReport {
     pub verdict: Verdict,
     /// Why the verdict is not `valid`.
     pub reasons: Vec<String>,
+}
+
+/// A time-stamp token that verified.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimestampReport {
+    /// genTime: the validation time of the signature it stamps.
+    pub time: String,
+    pub tsa: String,
+    pub revocation: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -116,20 +137,58 @@ pub fn load_crls(bytes: &[u8]) -> PadesResult<Vec<CertificateList>> {
         .collect()
 }
 
-fn name_of(cert: &Certificate) -> String {
+pub(crate) fn name_of(cert: &Certificate) -> String {
     cert.tbs_certificate.subject.to_string()
 }
 
 /// Verifies every signature in `pdf`.
 pub fn verify_pdf(pdf: &[u8], opts: &VerifyOptions) -> PadesResult<VerificationReport> {
+    verify_pdf_with(pdf, opts, &super::ltv::ValidationData::default())
+}
+
+/// [`verify_pdf`] with validation data from outside the document (e.g. fetched online):
+/// its certificates, CRLs and OCSP responses count for revocation, but not towards B-LT.
+pub fn verify_pdf_with(
+    pdf: &[u8],
+    opts: &VerifyOptions,
+    extra: &super::ltv::ValidationData,
+) -> PadesResult<VerificationReport> {
     let doc = Document::load_mem(pdf).map_err(|e| PadesError::Pdf(e.to_string()))?;
-    let dss = dss_material(&doc);
+    let mut dss = dss_material(&doc);
+    dss.all_ocsps = dss.ocsps.iter().chain(&extra.ocsps).cloned().collect();
+    dss.extra_certs = extra
+        .certs
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let mut with_extra;
+    let opts = if extra.crls.is_empty() {
+        opts
+    } else {
+        with_extra = opts.clone();
+        with_extra
+            .crls
+            .extend(extra.crls.iter().filter_map(|d| CertificateList::from_der(d).ok()));
+        &with_extra
+    };
     let mut signatures = Vec::new();
     for (field, sig) in signature_dictionaries(&doc) {
         signatures.push(verify_one(pdf, &doc, field, &sig, &dss, opts));
     }
     if signatures.is_empty() {
         return Err(PadesError::Pdf("the PDF has no signatures".into()));
+    }
+    // B-LTA: a B-LT signature followed by a valid document time-stamp over a later revision.
+    let stamped_ends: Vec<i64> = signatures
+        .iter()
+        .filter(|s| s.kind == "document_timestamp" && s.verdict == Verdict::Valid)
+        .filter_map(|s| Some(s.byte_range.get(2)? + s.byte_range.get(3)?))
+        .collect();
+    for s in &mut signatures {
+        let end = s.byte_range.get(2).zip(s.byte_range.get(3)).map(|(a, b)| a + b);
+        if s.level.as_deref() == Some("B-LT") && end.is_some_and(|e| stamped_ends.iter().any(|&d| d > e)) {
+            s.level = Some("B-LTA".into());
+        }
     }
     let verdict = if signatures.iter().any(|s| s.verdict == Verdict::Invalid) {
         Verdict::Invalid
@@ -146,7 +205,7 @@ pub fn verify_pdf(pdf: &[u8], opts: &VerifyOptions) -> PadesResult<VerificationR
 }
 
 /// (field name, signature dictionary) of every signed signature field, in AcroForm order.
-fn signature_dictionaries(doc: &Document) -> Vec<(Option<String>, lopdf::Dictionary)> {
+pub(crate) fn signature_dictionaries(doc: &Document) -> Vec<(Option<String>, lopdf::Dictionary)> {
     let mut out = Vec::new();
     let Ok(catalog) = doc.catalog() else { return out };
     let Some(acro) = catalog
@@ -198,14 +257,25 @@ fn decode_text(bytes: &[u8]) -> String {
 
 /// Certificates and CRLs from the document security store, if any.
 struct Dss {
+    present: bool,
     certs: Vec<Certificate>,
     crls: Vec<CertificateList>,
+    /// DER OCSPResponses.
+    ocsps: Vec<Vec<u8>>,
+    /// The DSS's OCSP responses and those from outside the document.
+    all_ocsps: Vec<Vec<u8>>,
+    /// Certificates from outside the document.
+    extra_certs: Vec<Certificate>,
 }
 
 fn dss_material(doc: &Document) -> Dss {
     let mut dss = Dss {
+        present: false,
         certs: Vec::new(),
         crls: Vec::new(),
+        ocsps: Vec::new(),
+        all_ocsps: Vec::new(),
+        extra_certs: Vec::new(),
     };
     let Some(store) = doc
         .catalog()
@@ -240,6 +310,8 @@ fn dss_material(doc: &Document) -> Dss {
         .iter()
         .filter_map(|d| CertificateList::from_der(d).ok())
         .collect();
+    dss.ocsps = streams(b"OCSPs");
+    dss.present = true;
     dss
 }
 
@@ -252,8 +324,13 @@ fn verify_one(
     opts: &VerifyOptions,
 ) -> SignatureReport {
     let text = |k: &[u8]| sig.get(k).ok().and_then(|o| o.as_str().ok()).map(decode_text);
+    let is_doc_ts = sig.get(b"SubFilter").and_then(Object::as_name).ok() == Some(b"ETSI.RFC3161".as_slice())
+        || sig.get(b"Type").and_then(Object::as_name).ok() == Some(b"DocTimeStamp".as_slice());
     let mut report = SignatureReport {
         field,
+        kind: if is_doc_ts { "document_timestamp" } else { "signature" }.into(),
+        level: None,
+        timestamp: None,
         sub_filter: sig
             .get(b"SubFilter")
             .and_then(Object::as_name)
@@ -268,7 +345,12 @@ fn verify_one(
         verdict: Verdict::Invalid,
         reasons: Vec::new(),
     };
-    match check_signature(pdf, doc, sig, dss, opts, &mut report) {
+    let checked = if is_doc_ts {
+        check_document_timestamp(pdf, doc, sig, dss, opts, &mut report)
+    } else {
+        check_signature(pdf, doc, sig, dss, opts, &mut report)
+    };
+    match checked {
         Ok(()) if report.reasons.is_empty() => report.verdict = Verdict::Valid,
         Ok(()) => {}
         Err(reason) => report.reasons.push(reason),
@@ -279,15 +361,14 @@ fn verify_one(
     report
 }
 
-fn check_signature(
+/// The byte range checks shared by signatures and document time-stamps. Returns the gap
+/// (`b1`, `b2`), the end of the signed revision and the `/Contents` bytes.
+fn check_byte_range<'a>(
     pdf: &[u8],
     doc: &Document,
-    sig: &lopdf::Dictionary,
-    dss: &Dss,
-    opts: &VerifyOptions,
+    sig: &'a lopdf::Dictionary,
     report: &mut SignatureReport,
-) -> Result<(), String> {
-    // ---- byte range
+) -> Result<(usize, usize, usize, &'a [u8]), String> {
     let br: Vec<i64> = sig
         .get(b"ByteRange")
         .and_then(Object::as_array)
@@ -330,8 +411,11 @@ fn check_signature(
             ));
         }
     }
+    Ok((b1, b2, end, contents))
+}
 
-    // ---- CMS
+/// A DER ContentInfo at the start of `/Contents`, followed only by zero padding.
+pub(crate) fn decode_padded_cms(contents: &[u8]) -> Result<ContentInfo, String> {
     let mut reader = SliceReader::new(contents).map_err(|e| format!("CMS: {e}"))?;
     let info = ContentInfo::decode(&mut reader).map_err(|e| format!("the CMS is not DER ContentInfo: {e}"))?;
     let used = info
@@ -342,6 +426,101 @@ fn check_signature(
     if !contents.get(used..).unwrap_or_default().iter().all(|&b| b == 0) {
         return Err("bytes after the CMS in /Contents are not zero padding".into());
     }
+    Ok(info)
+}
+
+/// The certificates of a SignedData's certificate set.
+pub(crate) fn certificates_of(signed: &SignedData) -> Vec<Certificate> {
+    signed
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The certificate a SignerInfo names, from `pool`.
+pub(crate) fn signer_of(si: &cms::signed_data::SignerInfo, pool: &[Certificate]) -> Option<Certificate> {
+    pool.iter()
+        .find(|c| match &si.sid {
+            SignerIdentifier::IssuerAndSerialNumber(isn) => {
+                c.tbs_certificate.issuer == isn.issuer && c.tbs_certificate.serial_number == isn.serial_number
+            }
+            SignerIdentifier::SubjectKeyIdentifier(ski) => subject_key_id(c).as_deref() == Some(ski.0.as_bytes()),
+        })
+        .cloned()
+}
+
+/// A `/DocTimeStamp` (B-LTA): the token's imprint is the hash of the byte range.
+fn check_document_timestamp(
+    pdf: &[u8],
+    doc: &Document,
+    sig: &lopdf::Dictionary,
+    dss: &Dss,
+    opts: &VerifyOptions,
+    report: &mut SignatureReport,
+) -> Result<(), String> {
+    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, report)?;
+    let token = decode_padded_cms(contents)?;
+    let imprint = |alg: &'static ring::digest::Algorithm| {
+        let mut ctx = Context::new(alg);
+        ctx.update(&pdf[..b1]);
+        ctx.update(&pdf[b2..end]);
+        ctx.finish().as_ref().to_vec()
+    };
+    let checked = super::timestamp::check_token(&token, &imprint, &dss.certs, &opts.trust, opts.at)?;
+    report.signer = Some(name_of(&checked.tsa));
+    let crls: Vec<&CertificateList> = opts.crls.iter().chain(&dss.crls).collect();
+    let revocation_text = timestamp_revocation(&checked, &crls, &dss.all_ocsps, opts, report);
+    report.revocation = revocation_text.clone();
+    report.timestamp = Some(TimestampReport {
+        time: checked.gen_time.to_rfc3339(),
+        tsa: name_of(&checked.tsa),
+        revocation: revocation_text,
+    });
+    Ok(())
+}
+
+/// Revocation of a TSA's path at the validation time; an unknown status makes the report
+/// indeterminate (unless allowed), a revoked TSA invalid.
+fn timestamp_revocation(
+    checked: &super::timestamp::CheckedToken,
+    crls: &[&CertificateList],
+    ocsps: &[Vec<u8>],
+    opts: &VerifyOptions,
+    report: &mut SignatureReport,
+) -> String {
+    match revocation(&checked.tsa_path, &opts.trust, crls, ocsps, opts.at) {
+        Ok(how) => how,
+        Err(Revocation::Revoked(why)) => {
+            report.reasons.push(format!("TSA: {why}"));
+            "revoked".into()
+        }
+        Err(Revocation::Unknown(why)) => {
+            if report.reasons.is_empty() && !opts.allow_unknown_revocation {
+                report.verdict = Verdict::Indeterminate;
+                report.reasons.push(format!("TSA revocation status unknown: {why}"));
+            }
+            format!("unknown: {why}")
+        }
+    }
+}
+
+fn check_signature(
+    pdf: &[u8],
+    doc: &Document,
+    sig: &lopdf::Dictionary,
+    dss: &Dss,
+    opts: &VerifyOptions,
+    report: &mut SignatureReport,
+) -> Result<(), String> {
+    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, report)?;
+
+    // ---- CMS
+    let info = decode_padded_cms(contents)?;
     if info.content_type != ID_SIGNED_DATA {
         return Err("the CMS is not SignedData".into());
     }
@@ -353,26 +532,10 @@ fn check_signature(
     let [si] = signers[..] else {
         return Err(format!("PAdES needs exactly one SignerInfo, found {}", signers.len()));
     };
-    let mut pool: Vec<Certificate> = signed
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
+    let mut pool: Vec<Certificate> = certificates_of(&signed);
     pool.extend(dss.certs.iter().cloned());
-    let signer = pool
-        .iter()
-        .find(|c| match &si.sid {
-            SignerIdentifier::IssuerAndSerialNumber(isn) => {
-                c.tbs_certificate.issuer == isn.issuer && c.tbs_certificate.serial_number == isn.serial_number
-            }
-            SignerIdentifier::SubjectKeyIdentifier(ski) => subject_key_id(c).as_deref() == Some(ski.0.as_bytes()),
-        })
-        .cloned()
-        .ok_or("the signer's certificate is not in the CMS")?;
+    pool.extend(dss.extra_certs.iter().cloned());
+    let signer = signer_of(si, &pool).ok_or("the signer's certificate is not in the CMS")?;
     report.signer = Some(name_of(&signer));
 
     // ---- digest and signed attributes
@@ -433,14 +596,53 @@ fn check_signature(
     )
     .map_err(|e| format!("the CMS signature does not verify: {e}"))?;
 
+    // ---- signature time-stamp (B-T): its genTime becomes the validation time
+    let crls: Vec<&CertificateList> = opts.crls.iter().chain(&dss.crls).collect();
+    let mut at = opts.at;
+    let tokens: Vec<&der::Any> = si
+        .unsigned_attrs
+        .iter()
+        .flat_map(|s| s.iter())
+        .filter(|a| a.oid == super::timestamp::ID_AA_SIGNATURE_TIME_STAMP)
+        .flat_map(|a| a.values.iter())
+        .collect();
+    let mut level = "B-B";
+    if let Some(token) = tokens.first() {
+        let stamped = si.signature.as_bytes();
+        let imprint = |alg: &'static ring::digest::Algorithm| ring::digest::digest(alg, stamped).as_ref().to_vec();
+        let checked = token
+            .decode_as::<ContentInfo>()
+            .map_err(|e| format!("signature time-stamp: {e}"))
+            .and_then(|t| super::timestamp::check_token(&t, &imprint, &pool, &opts.trust, opts.at));
+        match checked {
+            Ok(checked) => {
+                at = checked.gen_time;
+                level = "B-T";
+                let revocation_text = timestamp_revocation(&checked, &crls, &dss.all_ocsps, opts, report);
+                report.timestamp = Some(TimestampReport {
+                    time: checked.gen_time.to_rfc3339(),
+                    tsa: name_of(&checked.tsa),
+                    revocation: revocation_text,
+                });
+            }
+            Err(e) => report.reasons.push(format!("signature time-stamp: {e}")),
+        }
+    }
+
     // ---- certificate path, validity, key usage, revocation
     if let Err(e) = check_signing_usage(&signer) {
         report.reasons.push(e.to_string());
     }
-    let path = build_path(&signer, &pool, &opts.trust, opts.at)?;
-    let crls: Vec<&CertificateList> = opts.crls.iter().chain(&dss.crls).collect();
-    match revocation(&path, &crls, opts.at) {
-        Ok(()) => report.revocation = "good (CRL)".into(),
+    let path = build_path(&signer, &pool, &opts.trust, at)?;
+    if level == "B-T"
+        && dss.present
+        && revocation(&path, &opts.trust, &dss.crls.iter().collect::<Vec<_>>(), &dss.ocsps, at).is_ok()
+    {
+        level = "B-LT";
+    }
+    report.level = Some(level.into());
+    match revocation(&path, &opts.trust, &crls, &dss.all_ocsps, at) {
+        Ok(how) => report.revocation = how,
         Err(Revocation::Revoked(why)) => {
             report.revocation = "revoked".into();
             report.reasons.push(why);
@@ -456,7 +658,7 @@ fn check_signature(
     Ok(())
 }
 
-fn subject_key_id(c: &Certificate) -> Option<Vec<u8>> {
+pub(crate) fn subject_key_id(c: &Certificate) -> Option<Vec<u8>> {
     let ext = c
         .tbs_certificate
         .extensions
@@ -507,7 +709,7 @@ pub(crate) fn verify_with(
         .map_err(|_| "bad signature".to_string())
 }
 
-fn issued_by(child: &Certificate, issuer: &Certificate) -> bool {
+pub(crate) fn issued_by(child: &Certificate, issuer: &Certificate) -> bool {
     child.tbs_certificate.issuer == issuer.tbs_certificate.subject
         && child.tbs_certificate.to_der().is_ok_and(|tbs| {
             verify_with(
@@ -556,7 +758,7 @@ fn is_ca(cert: &Certificate) -> bool {
 }
 
 /// The path from `leaf` up to (not including) a trust anchor, leaf first.
-fn build_path(
+pub(crate) fn build_path(
     leaf: &Certificate,
     pool: &[Certificate],
     trust: &[Certificate],
@@ -608,10 +810,49 @@ enum Revocation {
     Unknown(String),
 }
 
-/// Every certificate of the path must be covered by a CRL of its issuer that verifies.
-fn revocation(path: &[Certificate], crls: &[&CertificateList], at: DateTime<Utc>) -> Result<(), Revocation> {
-    for (i, cert) in path.iter().enumerate() {
+/// Every certificate of the path must be covered by an OCSP response from its issuer (or a
+/// responder it authorised) or by a CRL of its issuer that verifies. Returns how.
+fn revocation(
+    path: &[Certificate],
+    trust: &[Certificate],
+    crls: &[&CertificateList],
+    ocsps: &[Vec<u8>],
+    at: DateTime<Utc>,
+) -> Result<String, Revocation> {
+    let mut used_ocsp = false;
+    let mut used_crl = false;
+    'path: for (i, cert) in path.iter().enumerate() {
         let issuer = path.get(i + 1);
+        let ocsp_issuer = issuer.or_else(|| trust.iter().find(|a| issued_by(cert, a)));
+        if let Some(ocsp_issuer) = ocsp_issuer {
+            let verify = |c: &Certificate, alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]| {
+                verify_with(c, alg, None, msg, sig).is_ok()
+            };
+            for der in ocsps {
+                let Ok(checked) = crate::pki::ocsp::check_response(der, cert, ocsp_issuer, &verify) else {
+                    continue;
+                };
+                match checked.status {
+                    crate::pki::ocsp::OcspStatus::Good => {
+                        used_ocsp = true;
+                        continue 'path;
+                    }
+                    crate::pki::ocsp::OcspStatus::Revoked(when) if when <= at => {
+                        return Err(Revocation::Revoked(format!(
+                            "{} was revoked on {} (OCSP)",
+                            name_of(cert),
+                            when.to_rfc3339()
+                        )));
+                    }
+                    crate::pki::ocsp::OcspStatus::Revoked(_) => {
+                        used_ocsp = true;
+                        continue 'path;
+                    }
+                    crate::pki::ocsp::OcspStatus::Unknown => {}
+                }
+            }
+        }
+        used_crl = true;
         let crl = crls.iter().find(|crl| {
             crl.tbs_cert_list.issuer == cert.tbs_certificate.issuer
                 && match issuer {
@@ -643,7 +884,12 @@ fn revocation(path: &[Certificate], crls: &[&CertificateList], at: DateTime<Utc>
             }
         }
     }
-    Ok(())
+    Ok(match (used_ocsp, used_crl) {
+        (true, true) => "good (OCSP and CRL)",
+        (true, false) => "good (OCSP)",
+        _ => "good (CRL)",
+    }
+    .into())
 }
 
 fn crl_signed_by(crl: &CertificateList, issuer: &Certificate) -> bool {
@@ -670,9 +916,15 @@ fn later_changes(revision: &[u8], full: &Document) -> Vec<String> {
     // widgets, and the catalog's version, extension and XMP metadata markers (pyHanko sets these).
     let allowed_keys: [&[u8]; 6] = [b"AcroForm", b"DSS", b"Annots", b"Version", b"Extensions", b"Metadata"];
     let info = full.trailer.get(b"Info").and_then(Object::as_reference).ok();
+    // The document security store may grow (B-LT, B-LTA): its dictionary and the arrays and
+    // VRI dictionaries it refers to.
+    let mut dss_ids = HashSet::new();
+    if let Ok(dss) = full.catalog().and_then(|c| c.get(b"DSS")) {
+        collect_refs(full, dss, 5, &mut dss_ids);
+    }
     for (id, new_obj) in &full.objects {
         let Some(old_obj) = old.objects.get(id) else { continue };
-        if old_obj == new_obj || Some(*id) == info || is_xmp(new_obj) {
+        if old_obj == new_obj || Some(*id) == info || is_xmp(new_obj) || dss_ids.contains(id) {
             continue;
         }
         let ok = match (old_obj.as_dict(), new_obj.as_dict()) {
@@ -709,6 +961,22 @@ fn later_changes(revision: &[u8], full: &Document) -> Vec<String> {
         }
     }
     changes
+}
+
+/// The ids `o` refers to, following dictionaries and arrays (not streams) `depth` levels down.
+fn collect_refs(doc: &Document, o: &Object, depth: usize, out: &mut HashSet<lopdf::ObjectId>) {
+    match o {
+        Object::Reference(id) if out.insert(*id) && depth > 0 => {
+            if let Ok(inner) = doc.get_object(*id) {
+                if !matches!(inner, Object::Stream(_)) {
+                    collect_refs(doc, inner, depth - 1, out);
+                }
+            }
+        }
+        Object::Array(items) if depth > 0 => items.iter().for_each(|i| collect_refs(doc, i, depth - 1, out)),
+        Object::Dictionary(d) if depth > 0 => d.iter().for_each(|(_, v)| collect_refs(doc, v, depth - 1, out)),
+        _ => {}
+    }
 }
 
 fn is_signature_widget(doc: &Document, o: &Object) -> bool {

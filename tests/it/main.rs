@@ -14,6 +14,7 @@ mod edxml_cli;
 mod jobs;
 mod objects_s3;
 mod pades_external;
+mod pades_ltv;
 mod pades_sign;
 mod pades_support;
 mod pades_verify;

@@ -273,7 +273,8 @@ fn expired_handles_and_altered_prepared_files_are_refused() {
     let chain = pades::load_certificates(&std::fs::read(certs("sub-ca.pem")).expect("chain")).expect("chain");
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).single().expect("time");
     let opts = SignOptions::at(now.with_timezone(&vanthu::clock::vietnam()));
-    let prepared = external::prepare(sample_pdf(1), &cert[0], &[], &opts, now, Duration::minutes(5)).expect("prepare");
+    let prepared =
+        external::prepare(sample_pdf(1), &cert[0], &chain, &opts, now, Duration::minutes(5)).expect("prepare");
     let to_sign = base64::Engine::decode(
         &base64::engine::general_purpose::STANDARD,
         &prepared.handle.signed_attributes,
