@@ -419,3 +419,141 @@ async fn two_nodes(b: Backend) {
     primary.drop_database().await;
 }
 on_both_backends!(two_nodes_on_one_database_both_converge, two_nodes);
+
+/// A one-page PDF whose text is drawn with single-byte codes mapped to Unicode by a ToUnicode
+/// CMap, as PDF producers do for Vietnamese text; `None` text gives a page holding only an
+/// image (a scan).
+fn pdf_with_text(text: Option<&str>) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let (content, resources) = match text {
+        Some(text) => {
+            let mut chars: Vec<char> = text.chars().collect();
+            chars.sort_unstable();
+            chars.dedup();
+            assert!(chars.len() < 100, "one bfchar block");
+            let code = |c: char| 0x21 + chars.iter().position(|&x| x == c).expect("char") as u8;
+            let mut cmap = String::from(
+                "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+                 /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+                 /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+                 1 begincodespacerange\n<00> <FF>\nendcodespacerange\n",
+            );
+            cmap.push_str(&format!("{} beginbfchar\n", chars.len()));
+            for &c in &chars {
+                let mut units = [0u16; 2];
+                let hex: String = c.encode_utf16(&mut units).iter().map(|u| format!("{u:04X}")).collect();
+                cmap.push_str(&format!("<{:02X}> <{hex}>\n", code(c)));
+            }
+            cmap.push_str("endbfchar\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+            let cmap_id = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
+            let font_id = doc.add_object(dictionary! {
+                "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "ToUnicode" => cmap_id,
+            });
+            let bytes: Vec<u8> = text.chars().map(code).collect();
+            let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            let content = format!("BT /F1 12 Tf 72 760 Td <{hex}> Tj ET");
+            (content, dictionary! { "Font" => dictionary! { "F1" => font_id } })
+        }
+        None => {
+            let image_id = doc.add_object(Stream::new(
+                dictionary! {
+                    "Type" => "XObject", "Subtype" => "Image", "Width" => 2, "Height" => 2,
+                    "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+                },
+                vec![0, 255, 255, 0],
+            ));
+            (
+                "q 500 0 0 700 50 70 cm /Im1 Do Q".to_string(),
+                dictionary! { "XObject" => dictionary! { "Im1" => image_id } },
+            )
+        }
+    };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id, "Resources" => resources,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
+async fn attach(app: &TestApp, token: &str, id: i64, name: &str, bytes: Vec<u8>) {
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/documents/{id}/files")))
+        .query(&[("filename", name)])
+        .header("content-type", "application/pdf")
+        .bearer_auth(token)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload");
+    let (s, body) = crate::common::json_of(resp).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+}
+
+async fn pdf_text(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let token = app.login("vanthu").await;
+    let body_text = "Kế hoạch kiểm tra công tác thi hành án dân sự năm 2019 tại Cục Thi hành án";
+    let with_text = incoming(&app, &token, "Công văn gửi kèm kế hoạch", 1).await;
+    attach(&app, &token, with_text, "ke-hoach.pdf", pdf_with_text(Some(body_text))).await;
+    let scan = incoming(&app, &token, "Công văn scan gửi kèm bản chụp", 2).await;
+    attach(&app, &token, scan, "scan.pdf", pdf_with_text(None)).await;
+    let broken = incoming(&app, &token, "Công văn có tệp hỏng", 3).await;
+    attach(
+        &app,
+        &token,
+        broken,
+        "hong.pdf",
+        b"%PDF-1.7\n this is not really a PDF".to_vec(),
+    )
+    .await;
+
+    // Words that are only in the PDF's text find it, with or without diacritics.
+    for q in [
+        "kiểm tra công tác thi hành án",
+        "kiem tra cong tac thi hanh an",
+        "năm 2019",
+    ] {
+        let body = wait_for_total(&app, &token, &format!("q={}", encode(q)), 1).await;
+        assert_eq!(body["hits"][0]["id"], with_text, "{q}: {body}");
+        assert_eq!(body["hits"][0]["text_state"], "full", "{body}");
+    }
+    // The scan and the broken file are indexed by metadata and marked so.
+    for (q, id) in [("bản chụp", scan), ("tệp hỏng", broken)] {
+        let body = wait_for_total(&app, &token, &format!("q={}", encode(q)), 1).await;
+        assert_eq!(body["hits"][0]["id"], id, "{body}");
+        assert_eq!(body["hits"][0]["text_state"], "metadata_only", "{body}");
+    }
+    // Each file was read once and its outcome cached by content hash.
+    let files = app
+        .services
+        .db
+        .files_of_documents(&[with_text, scan, broken])
+        .await
+        .expect("files");
+    let hashes: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
+    let mut states: Vec<String> = app
+        .services
+        .db
+        .file_texts(&hashes)
+        .await
+        .expect("texts")
+        .into_iter()
+        .map(|t| t.state)
+        .collect();
+    states.sort();
+    assert_eq!(states, ["no_text_layer", "text", "unreadable"]);
+    app.stop().await;
+}
+on_both_backends!(pdf_text_is_searchable_and_scans_are_marked, pdf_text);
