@@ -7,6 +7,7 @@
 //! pool; WAL mode lets them run side by side.
 
 mod archive;
+pub mod axis_mock;
 mod audit;
 mod documents;
 mod error;
