@@ -97,7 +97,14 @@ fn main() -> Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("tenants.toml"), TENANTS)?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_vanthu"))
-        .args(["axis", "serve", "--listen", "127.0.0.1:0", "--base-path", "/XrdAdapter/adapter"])
+        .args([
+            "axis",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--base-path",
+            "/XrdAdapter/adapter",
+        ])
         .arg("--data")
         .arg(dir.path().join("data"))
         .arg("--tenants")

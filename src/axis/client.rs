@@ -65,10 +65,18 @@ pub struct ClientSettings {
 pub enum ClientError {
     /// The axis answered with a failure envelope.
     #[error("the axis refused {endpoint}: ErrorCode {code}: {desc}")]
-    Refused { endpoint: String, code: String, desc: String },
+    Refused {
+        endpoint: String,
+        code: String,
+        desc: String,
+    },
     /// Every attempt failed on the network or with a 5xx.
     #[error("{endpoint} failed after {attempts} attempts: {last}")]
-    Unavailable { endpoint: String, attempts: u32, last: String },
+    Unavailable {
+        endpoint: String,
+        attempts: u32,
+        last: String,
+    },
     /// The answer was not what the protocol promises.
     #[error("unexpected answer from {endpoint}: {message}")]
     Protocol { endpoint: String, message: String },
@@ -148,7 +156,13 @@ impl AxisClient {
             ("messagetype", message_type.as_str().to_owned()),
         ];
         let env = self
-            .call(Method::POST, "getReceivedEdocList", params, "application/json", Bytes::new())
+            .call(
+                Method::POST,
+                "getReceivedEdocList",
+                params,
+                "application/json",
+                Bytes::new(),
+            )
             .await?;
         data(&env, "getReceivedEdocList")
     }
@@ -157,7 +171,13 @@ impl AxisClient {
     pub async fn get_edoc(&self, doc_id: &str) -> Result<Vec<u8>, ClientError> {
         let params = vec![("docId", doc_id.to_owned())];
         let env = self
-            .call(Method::POST, "getEdoc", params, "application/json", Bytes::from_static(b"{}"))
+            .call(
+                Method::POST,
+                "getEdoc",
+                params,
+                "application/json",
+                Bytes::from_static(b"{}"),
+            )
             .await?;
         let b64 = string_field(&env, "data", "getEdoc")?;
         base64::engine::general_purpose::STANDARD
@@ -171,8 +191,14 @@ impl AxisClient {
     /// `updateStatus`: acknowledges an inbox item (`done` removes it from the list).
     pub async fn update_status(&self, doc_id: &str, status: AckStatus) -> Result<(), ClientError> {
         let params = vec![("status", status.as_str().to_owned()), ("docid", doc_id.to_owned())];
-        self.call(Method::POST, "updateStatus", params, "application/json", Bytes::from_static(b"{}"))
-            .await?;
+        self.call(
+            Method::POST,
+            "updateStatus",
+            params,
+            "application/json",
+            Bytes::from_static(b"{}"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -190,14 +216,26 @@ impl AxisClient {
             params.push(("docId", id.to_owned()));
         }
         let env = self
-            .call(Method::POST, "getSentEdocList", params, "application/json", Bytes::new())
+            .call(
+                Method::POST,
+                "getSentEdocList",
+                params,
+                "application/json",
+                Bytes::new(),
+            )
             .await?;
         data(&env, "getSentEdocList")
     }
 
     pub async fn get_agencies_list(&self) -> Result<Vec<Agency>, ClientError> {
         let env = self
-            .call(Method::POST, "getAgenciesList", Vec::new(), "application/json", Bytes::new())
+            .call(
+                Method::POST,
+                "getAgenciesList",
+                Vec::new(),
+                "application/json",
+                Bytes::new(),
+            )
             .await?;
         data(&env, "getAgenciesList")
     }
@@ -205,15 +243,27 @@ impl AxisClient {
     pub async fn get_agencies_list_qd20(&self, level: Option<&str>) -> Result<Vec<Agency>, ClientError> {
         let params = level.map(|l| ("level", l.to_owned())).into_iter().collect();
         let env = self
-            .call(Method::POST, "getAgenciesListQD20", params, "application/json", Bytes::new())
+            .call(
+                Method::POST,
+                "getAgenciesListQD20",
+                params,
+                "application/json",
+                Bytes::new(),
+            )
             .await?;
         data(&env, "getAgenciesListQD20")
     }
 
     pub async fn register_agency(&self, agency: &AgencyRegistration) -> Result<(), ClientError> {
         let body = serde_json::to_vec(agency).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        self.call(Method::POST, "registerAgency", Vec::new(), "application/json", Bytes::from(body))
-            .await?;
+        self.call(
+            Method::POST,
+            "registerAgency",
+            Vec::new(),
+            "application/json",
+            Bytes::from(body),
+        )
+        .await?;
         Ok(())
     }
 
@@ -262,7 +312,10 @@ impl AxisClient {
                 let jitter: f64 = rand::thread_rng().gen();
                 tokio::time::sleep(self.retry.delay(attempt - 1, jitter)).await;
             }
-            match self.attempt(&method, endpoint, &params, content_type, body.clone()).await? {
+            match self
+                .attempt(&method, endpoint, &params, content_type, body.clone())
+                .await?
+            {
                 Attempt::Done(env) => return Ok(env),
                 Attempt::Retry(why) => {
                     tracing::debug!(endpoint, attempt, why = %why, "axis call failed; retrying");
@@ -308,7 +361,10 @@ impl AxisClient {
         };
         let env: Option<Envelope> = serde_json::from_slice(&bytes).ok();
         if status.is_server_error() {
-            let why = env.map_or_else(|| format!("HTTP {status}"), |e| format!("HTTP {status}: {}", e.error_desc));
+            let why = env.map_or_else(
+                || format!("HTTP {status}"),
+                |e| format!("HTTP {status}: {}", e.error_desc),
+            );
             return Ok(Attempt::Retry(why));
         }
         let Some(env) = env else {
@@ -321,7 +377,10 @@ impl AxisClient {
             return Ok(Attempt::Done(env));
         }
         if matches!(env.error_code.as_str(), codes::UNAVAILABLE | codes::INTERNAL) {
-            return Ok(Attempt::Retry(format!("ErrorCode {}: {}", env.error_code, env.error_desc)));
+            return Ok(Attempt::Retry(format!(
+                "ErrorCode {}: {}",
+                env.error_code, env.error_desc
+            )));
         }
         Err(ClientError::Refused {
             endpoint: endpoint.into(),
@@ -343,7 +402,11 @@ fn string_field(env: &Envelope, key: &str, endpoint: &str) -> Result<String, Cli
 }
 
 fn data<T: DeserializeOwned>(env: &Envelope, endpoint: &str) -> Result<T, ClientError> {
-    let value = env.extra.get("data").cloned().unwrap_or(serde_json::Value::Array(Vec::new()));
+    let value = env
+        .extra
+        .get("data")
+        .cloned()
+        .unwrap_or(serde_json::Value::Array(Vec::new()));
     serde_json::from_value(value).map_err(|e| ClientError::Protocol {
         endpoint: endpoint.into(),
         message: format!("data: {e}"),

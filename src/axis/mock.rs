@@ -11,8 +11,8 @@ use bytes::Bytes;
 
 use super::faults::Faults;
 use super::protocol::{
-    self, codes, states, AckStatus, Agency, AgencyRegistration, AuthError, Envelope, MessageType, Params,
-    ReceivedItem, SentRow, SERVICE_TYPE,
+    self, codes, states, AckStatus, Agency, AgencyRegistration, AuthError, Envelope, MessageType, Params, ReceivedItem,
+    SentRow, SERVICE_TYPE,
 };
 use super::routing::{append_trace_header, route};
 use super::tenants::Tenants;
@@ -76,7 +76,11 @@ impl MockError {
         Self::new(404, codes::NOT_FOUND, desc)
     }
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, codes::TOO_LARGE, format!("the packet is larger than {limit} bytes"))
+        Self::new(
+            413,
+            codes::TOO_LARGE,
+            format!("the packet is larger than {limit} bytes"),
+        )
     }
     pub fn unavailable(desc: impl Into<String>) -> Self {
         Self::new(503, codes::UNAVAILABLE, desc)
@@ -205,8 +209,9 @@ impl MockAxis {
                 .map_err(|e| MockError::bad_request(format!("not a usable edXML packet: {e}")))?;
             let route = route(&parsed.packet, message_type).map_err(|e| MockError::bad_request(e.to_string()))?;
             let stored = match message_type {
-                MessageType::Edoc => append_trace_header(packet, &organ_id, at)
-                    .map_err(|e| MockError::bad_request(e.to_string()))?,
+                MessageType::Edoc => {
+                    append_trace_header(packet, &organ_id, at).map_err(|e| MockError::bad_request(e.to_string()))?
+                }
                 MessageType::Status => packet.to_vec(),
             };
             Ok::<_, MockError>((route, stored))
@@ -301,7 +306,8 @@ impl MockAxis {
         match params.get("messagetype") {
             None => Ok(MessageType::Edoc),
             Some(s) if s.trim().is_empty() => Ok(MessageType::Edoc),
-            Some(s) => MessageType::parse(s).ok_or_else(|| MockError::bad_request("XroadVnpt-messagetype must be edoc or status")),
+            Some(s) => MessageType::parse(s)
+                .ok_or_else(|| MockError::bad_request("XroadVnpt-messagetype must be edoc or status")),
         }
     }
 
@@ -374,7 +380,11 @@ impl MockAxis {
             AckStatus::Fail => states::FAIL,
             AckStatus::Processing => states::PROCESSING,
         };
-        if !self.store.set_state(&doc_id, system, state, self.clock.now_ms()).await? {
+        if !self
+            .store
+            .set_state(&doc_id, system, state, self.clock.now_ms())
+            .await?
+        {
             return Err(MockError::not_found(format!("no document {doc_id}")));
         }
         Ok(Envelope::ok())
@@ -384,7 +394,10 @@ impl MockAxis {
     pub async fn sent_list(&self, system: &str, params: &Params) -> Result<Envelope> {
         let mt = Self::message_type(params)?;
         let doc_id = params.first(&["docId"]).map(str::trim);
-        let rows = self.store.sent(system, mt.as_str(), doc_id, self.settings.max_list).await?;
+        let rows = self
+            .store
+            .sent(system, mt.as_str(), doc_id, self.settings.max_list)
+            .await?;
         let data: Vec<SentRow> = rows
             .into_iter()
             .map(|r| SentRow {
@@ -447,7 +460,11 @@ impl MockAxis {
         }
         if let Some(owner) = self.owner_of(&code) {
             if owner != system {
-                return Err(MockError::new(403, codes::FORBIDDEN, format!("{code} belongs to another system")));
+                return Err(MockError::new(
+                    403,
+                    codes::FORBIDDEN,
+                    format!("{code} belongs to another system"),
+                ));
             }
         }
         let row = AxisAgencyRow {

@@ -251,7 +251,10 @@ pub fn authenticate<'s>(
             continue;
         }
         let key = strip_prefix(name).to_ascii_lowercase();
-        if matches!(key.as_str(), "sign-header" | "sign-header-key" | "hash-header" | "version") {
+        if matches!(
+            key.as_str(),
+            "sign-header" | "sign-header-key" | "hash-header" | "version"
+        ) {
             continue;
         }
         if let Some(signed) = params.get(&key) {
@@ -315,8 +318,10 @@ impl Envelope {
     }
 
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        self.extra
-            .insert(key.to_owned(), serde_json::to_value(value).unwrap_or(serde_json::Value::Null));
+        self.extra.insert(
+            key.to_owned(),
+            serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
+        );
         self
     }
 
@@ -466,7 +471,11 @@ mod tests {
     #[test]
     fn hmac_matches_the_worked_vector() {
         assert_eq!(hmac_hex(SECRET_VECTOR, SIGN_HEADER_VECTOR), HMAC_VECTOR);
-        assert!(verify_hmac(SECRET_VECTOR, SIGN_HEADER_VECTOR, &HMAC_VECTOR.to_uppercase()));
+        assert!(verify_hmac(
+            SECRET_VECTOR,
+            SIGN_HEADER_VECTOR,
+            &HMAC_VECTOR.to_uppercase()
+        ));
         assert!(!verify_hmac("other", SIGN_HEADER_VECTOR, HMAC_VECTOR));
         assert!(!verify_hmac(SECRET_VECTOR, SIGN_HEADER_VECTOR, "not hex"));
     }
@@ -520,7 +529,10 @@ mod tests {
                 *v = "000.00.00.H41".into();
             }
         }
-        assert_eq!(authenticate(&tampered, secret_of), Err(AuthError::Tampered("from".into())));
+        assert_eq!(
+            authenticate(&tampered, secret_of),
+            Err(AuthError::Tampered("from".into()))
+        );
 
         let mut other = params();
         other[0].1 = "vxp.saas.99".into();

@@ -72,7 +72,12 @@ pub fn store_packet(dir: &Path, bytes: &[u8]) -> Result<Receipt, ReceiveError> {
     let new = match linked {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-        Err(e) => return Err(ReceiveError::Io { path: target, source: e }),
+        Err(e) => {
+            return Err(ReceiveError::Io {
+                path: target,
+                source: e,
+            })
+        }
     };
     Ok(Receipt {
         path: target,

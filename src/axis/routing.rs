@@ -32,7 +32,10 @@ pub enum RouteError {
     #[error("the packet names no receiver (To/OrganId of a document, ResponseFor/OrganId of a status)")]
     NoReceiver,
     #[error("messagetype {declared} does not match the packet, which is a {actual}")]
-    TypeMismatch { declared: &'static str, actual: &'static str },
+    TypeMismatch {
+        declared: &'static str,
+        actual: &'static str,
+    },
     #[error("cannot place the TraceHeader: {0}")]
     Trace(String),
 }
@@ -89,7 +92,10 @@ fn status_route(s: &StatusPacket) -> Route {
     Route {
         message_type: MessageType::Status,
         from: usable(&s.from.organ_id).unwrap_or_default().to_owned(),
-        receivers: usable(&s.response_for.organ_id).map(str::to_owned).into_iter().collect(),
+        receivers: usable(&s.response_for.organ_id)
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
         document_id: usable(&s.response_for.document_id).map(str::to_owned),
         title: match &s.description {
             Some(d) => format!("{} {}", s.status_code.as_str(), d),
@@ -150,14 +156,12 @@ pub fn append_trace_header(packet: &[u8], organ_id: &str, at: NaiveDateTime) -> 
     let mut message_header_end: Option<(usize, String)> = None;
     loop {
         let pos = usize::try_from(reader.buffer_position()).map_err(|_| err("offset"))?;
-        let event = reader.read_event_into(&mut buf).map_err(|e| RouteError::Trace(e.to_string()))?;
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| RouteError::Trace(e.to_string()))?;
         let end = usize::try_from(reader.buffer_position()).map_err(|_| err("offset"))?;
         match event {
-            Event::Start(e) => {
-                if e.local_name().as_ref() == b"edXMLHeader" {
-                    in_header = true;
-                }
-            }
+            Event::Start(e) if e.local_name().as_ref() == b"edXMLHeader" => in_header = true,
             Event::Empty(e) if in_header && e.local_name().as_ref() == b"TraceHeaderList" => {
                 let raw = packet.get(pos..end).ok_or_else(|| err("offset"))?;
                 let open = raw
@@ -295,7 +299,11 @@ mod tests {
                 Packet::Document(d) => d,
                 Packet::Status(_) => panic!("document"),
             };
-            assert_eq!(after.trace.trace_headers.len(), before.trace.trace_headers.len() + 1, "{name}");
+            assert_eq!(
+                after.trace.trace_headers.len(),
+                before.trace.trace_headers.len() + 1,
+                "{name}"
+            );
             let last = after.trace.trace_headers.last().expect("one");
             assert_eq!(last.organ_id.as_deref(), Some("000.00.00.AXIS"));
             assert_eq!(last.timestamp, Some(at()));
@@ -310,7 +318,9 @@ mod tests {
         let out = append_trace_header(bare, "A&B", at()).expect("creates");
         let text = String::from_utf8(out.clone()).expect("utf8");
         assert!(text.contains("</edXML:MessageHeader><edXML:TraceHeaderList><edXML:TraceHeader><edXML:OrganId>A&amp;B</edXML:OrganId>"), "{text}");
-        let Packet::Document(d) = parse(&out) else { panic!("document") };
+        let Packet::Document(d) = parse(&out) else {
+            panic!("document")
+        };
         assert_eq!(d.trace.trace_headers.len(), 1);
 
         let empty = String::from_utf8_lossy(bare).replace(
@@ -318,7 +328,9 @@ mod tests {
             "</edXML:MessageHeader><edXML:TraceHeaderList id=\"1\"/>",
         );
         let out = append_trace_header(empty.as_bytes(), "A", at()).expect("opens");
-        let Packet::Document(d) = parse(&out) else { panic!("document") };
+        let Packet::Document(d) = parse(&out) else {
+            panic!("document")
+        };
         assert_eq!(d.trace.trace_headers.len(), 1);
         assert_eq!(d.trace.id.as_deref(), Some("1"));
     }

@@ -127,7 +127,10 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(t.secret_of("a"), Some("s1"));
-        assert_eq!(t.get("b").map(|t| t.organs.clone()), Some(vec!["000.00.00.H41".to_owned()]));
+        assert_eq!(
+            t.get("b").map(|t| t.organs.clone()),
+            Some(vec!["000.00.00.H41".to_owned()])
+        );
         assert_eq!(t.iter().count(), 2);
         assert_eq!(Tenants::parse("").err(), Some(TenantsError::NoTenant));
         assert_eq!(

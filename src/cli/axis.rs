@@ -289,11 +289,19 @@ async fn serve(config: Config, args: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, base_path = %args.base_path, ?faults, "mock axis listening");
-    println!("vanthu axis listening on http://{addr}{}", args.base_path.trim_end_matches('/'));
+    println!(
+        "vanthu axis listening on http://{addr}{}",
+        args.base_path.trim_end_matches('/')
+    );
     std::io::stdout().flush()?;
-    crate::http::axis_mock::serve(listener, axis.clone(), args.max_concurrent_sends, super::commands::shutdown_signal())
-        .await
-        .context("mock axis failed")?;
+    crate::http::axis_mock::serve(
+        listener,
+        axis.clone(),
+        args.max_concurrent_sends,
+        super::commands::shutdown_signal(),
+    )
+    .await
+    .context("mock axis failed")?;
     axis.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -453,13 +453,12 @@ impl AxisStore {
     /// Deletes an agency registered by `owner` (not one from the tenants file); `false` when
     /// there is none.
     pub async fn delete_agency(&self, code: &str, owner: &str) -> StorageResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM axis_agencies WHERE code = ?1 AND owner_system = ?2 AND from_tenants_file = 0",
-        )
-        .bind(code)
-        .bind(owner)
-        .execute(&self.write)
-        .await?;
+        let done =
+            sqlx::query("DELETE FROM axis_agencies WHERE code = ?1 AND owner_system = ?2 AND from_tenants_file = 0")
+                .bind(code)
+                .bind(owner)
+                .execute(&self.write)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 }

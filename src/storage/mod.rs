@@ -7,8 +7,8 @@
 //! pool; WAL mode lets them run side by side.
 
 mod archive;
-pub mod axis_mock;
 mod audit;
+pub mod axis_mock;
 mod documents;
 mod error;
 mod jobs;

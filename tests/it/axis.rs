@@ -294,9 +294,15 @@ async fn two_tenants_exchange_a_document_and_the_full_status_sequence() {
     assert_eq!(qn_item.to, QUANG_NINH);
     assert_eq!(na_item.status, "INITIAL");
     assert_eq!(na_item.message_type, "edoc");
-    let ids: BTreeSet<&str> = [doc_id.as_str(), &na_item.doc_id, &qn_item.doc_id].into_iter().collect();
+    let ids: BTreeSet<&str> = [doc_id.as_str(), &na_item.doc_id, &qn_item.doc_id]
+        .into_iter()
+        .collect();
     assert_eq!(ids.len(), 3, "a fresh axis id per delivery");
-    assert!(btp.get_received_edoc_list(MessageType::Edoc).await.expect("list").is_empty());
+    assert!(btp
+        .get_received_edoc_list(MessageType::Edoc)
+        .await
+        .expect("list")
+        .is_empty());
     assert_eq!(na.count_received(MessageType::Edoc).await.expect("count"), 1);
 
     // The delivered packet is the same document with the axis's TraceHeader appended.
@@ -320,9 +326,15 @@ async fn two_tenants_exchange_a_document_and_the_full_status_sequence() {
 
     // The sender sees one row per receiver; acknowledging `done` empties the inbox.
     na.update_status(&na_item.doc_id, AckStatus::Done).await.expect("ack");
-    assert!(na.get_received_edoc_list(MessageType::Edoc).await.expect("list").is_empty());
+    assert!(na
+        .get_received_edoc_list(MessageType::Edoc)
+        .await
+        .expect("list")
+        .is_empty());
     assert_eq!(na.count_received(MessageType::Edoc).await.expect("count"), 0);
-    qn.update_status(&qn_item.doc_id, AckStatus::Fail).await.expect("ack fail");
+    qn.update_status(&qn_item.doc_id, AckStatus::Fail)
+        .await
+        .expect("ack fail");
     let still = qn.get_received_edoc_list(MessageType::Edoc).await.expect("list");
     assert_eq!(still.len(), 1, "fail keeps the item listed");
     assert_eq!(still[0].status, "FAIL");
@@ -359,13 +371,18 @@ async fn two_tenants_exchange_a_document_and_the_full_status_sequence() {
     }
     assert_eq!(codes, sequence);
     assert_eq!(btp.count_received(MessageType::Status).await.expect("count"), 0);
-    let rows = btp.get_sent_edoc_list(MessageType::Edoc, Some(&doc_id)).await.expect("sent");
+    let rows = btp
+        .get_sent_edoc_list(MessageType::Edoc, Some(&doc_id))
+        .await
+        .expect("sent");
     let na_row = rows.iter().find(|r| r.to_code == NGHE_AN).expect("row");
     assert_eq!(na_row.status_code.as_deref(), Some("06"), "latest status per receiver");
 
     // A revocation goes out as a document packet and is answered with 15.
     let (_, revoke) = document(124, &[NGHE_AN], Some(123));
-    btp.send_edoc(&revoke, MessageType::Edoc, BTP).await.expect("revoke sent");
+    btp.send_edoc(&revoke, MessageType::Edoc, BTP)
+        .await
+        .expect("revoke sent");
     let items = na.get_received_edoc_list(MessageType::Edoc).await.expect("list");
     assert_eq!(items.len(), 1);
     let r = as_document(parse(&na.get_edoc(&items[0].doc_id).await.expect("get")).0);
@@ -605,7 +622,10 @@ async fn with_faults_every_document_arrives_exactly_once() {
         &setup.data(),
         &setup.tenants(),
         &["--fault-drop", "0.2", "--fault-5xx", "0.15"],
-        &[("VANTHU_AXIS_FAULT_DUPLICATE", "0.3"), ("VANTHU_AXIS_FAULT_DELAY_MS", "3")],
+        &[
+            ("VANTHU_AXIS_FAULT_DUPLICATE", "0.3"),
+            ("VANTHU_AXIS_FAULT_DELAY_MS", "3"),
+        ],
     )
     .await;
     let btp = ministry(&server.url);
@@ -641,7 +661,10 @@ async fn with_faults_every_document_arrives_exactly_once() {
     }
     let expected: BTreeSet<String> = (0..count).map(|n| document_id(1000 + n)).collect();
     assert_eq!(stored, expected);
-    assert!(fetched > count as usize, "the faults produced no duplicate ({fetched} fetched)");
+    assert!(
+        fetched > count as usize,
+        "the faults produced no duplicate ({fetched} fetched)"
+    );
     // On disk: exactly one file per document, each a usable packet.
     let files: Vec<_> = std::fs::read_dir(&inbox)
         .expect("dir")
@@ -721,7 +744,10 @@ async fn the_cli_sends_lists_fetches_once_and_acknowledges() {
         assert_eq!(row["receiveStatus"], "DONE");
 
         // Errors: one line, non-zero exit.
-        let bad = cli(&["inbox"], &["--url", &url, "--system-id", "btp.vxp", "--secret", "wrong"]);
+        let bad = cli(
+            &["inbox"],
+            &["--url", &url, "--system-id", "btp.vxp", "--secret", "wrong"],
+        );
         assert!(!bad.status.success());
         let err = String::from_utf8_lossy(&bad.stderr);
         assert!(err.contains("401") && err.trim().lines().count() == 1, "{err}");

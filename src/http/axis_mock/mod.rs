@@ -59,7 +59,11 @@ pub fn router(axis: Arc<MockAxis>, max_concurrent_sends: usize) -> Router {
     let router = if base.is_empty() {
         inner
     } else {
-        let base = if base.starts_with('/') { base } else { format!("/{base}") };
+        let base = if base.starts_with('/') {
+            base
+        } else {
+            format!("/{base}")
+        };
         Router::new().nest(&base, inner).fallback(not_found)
     };
     router.with_state(state)
@@ -89,7 +93,8 @@ fn reply(result: Result<Envelope, MockError>) -> Response {
 
 /// A response whose body fails at once: the connection is cut, the caller gets no answer.
 fn cut_connection() -> Response {
-    let stream = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection")) });
+    let stream =
+        futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection")) });
     Response::new(Body::from_stream(stream))
 }
 
