@@ -59,6 +59,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub jobs: JobsConfig,
     pub archive: ArchiveConfig,
+    pub axis: AxisConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -109,6 +110,27 @@ pub struct ArchiveConfig {
     pub fixity_sample: u64,
 }
 
+/// The national document axis: the client's connection (`vanthu axis send|inbox|fetch|ack|agencies`)
+/// and the mock's fault injection (`vanthu axis serve`). Command-line flags override these.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AxisConfig {
+    /// `VANTHU_AXIS_URL`: the axis endpoint including its base path, e.g. `http://host/XrdAdapter/adapter`.
+    pub url: Option<String>,
+    /// `VANTHU_AXIS_SYSTEM_ID`: our system id at the axis (mã trung tâm liên thông).
+    pub system_id: Option<String>,
+    /// `VANTHU_AXIS_SECRET`: the shared secret for the HMAC of every request.
+    pub secret: Option<Secret>,
+    /// `VANTHU_AXIS_FAULT_DROP`: share of requests (0–1) whose response the mock drops.
+    pub fault_drop: f64,
+    /// `VANTHU_AXIS_FAULT_5XX`: share of requests (0–1) the mock answers with 503.
+    pub fault_5xx: f64,
+    /// `VANTHU_AXIS_FAULT_DELAY_MS`: the mock delays each request by up to this many milliseconds.
+    pub fault_delay_ms: u64,
+    /// `VANTHU_AXIS_FAULT_DUPLICATE`: share of deliveries (0–1) the mock puts in the inbox twice.
+    pub fault_duplicate: f64,
+}
+
 impl Default for ArchiveConfig {
     fn default() -> Self {
         Self {
@@ -131,6 +153,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             jobs: JobsConfig::default(),
             archive: ArchiveConfig::default(),
+            axis: AxisConfig::default(),
         }
     }
 }
@@ -195,6 +218,13 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("VANTHU_UPLOAD_BYTES", "limits.upload_bytes"),
     ("VANTHU_JOBS_ENABLED", "jobs.enabled"),
     ("VANTHU_ARCHIVE_FIXITY_INTERVAL_SECS", "archive.fixity_interval_secs"),
+    ("VANTHU_AXIS_URL", "axis.url"),
+    ("VANTHU_AXIS_SYSTEM_ID", "axis.system_id"),
+    ("VANTHU_AXIS_SECRET", "axis.secret"),
+    ("VANTHU_AXIS_FAULT_DROP", "axis.fault_drop"),
+    ("VANTHU_AXIS_FAULT_5XX", "axis.fault_5xx"),
+    ("VANTHU_AXIS_FAULT_DELAY_MS", "axis.fault_delay_ms"),
+    ("VANTHU_AXIS_FAULT_DUPLICATE", "axis.fault_duplicate"),
 ];
 
 impl Config {
@@ -284,7 +314,14 @@ fn env_value(key: &str, raw: &str) -> Result<toml::Value, String> {
             | "security.max_failed_logins"
             | "limits.upload_bytes"
             | "archive.fixity_interval_secs"
+            | "axis.fault_delay_ms"
     );
+    if matches!(key, "axis.fault_drop" | "axis.fault_5xx" | "axis.fault_duplicate") {
+        return match raw.trim().parse::<f64>() {
+            Ok(v) if (0.0..=1.0).contains(&v) => Ok(toml::Value::Float(v)),
+            _ => Err(format!("expected a share between 0 and 1, got {raw:?}")),
+        };
+    }
     if numeric {
         return raw
             .trim()
@@ -359,6 +396,23 @@ mod tests {
         assert!(err.to_string().contains("VANTHU_MAX_FAILED_LOGINS"), "{err}");
         let err = Config::from_layers(Some("nonsense = 1"), None, &HashMap::new()).expect_err("unknown key");
         assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn axis_settings_come_from_the_environment() {
+        let mut env = HashMap::new();
+        env.insert("VANTHU_AXIS_URL".into(), "http://127.0.0.1:9/axis".into());
+        env.insert("VANTHU_AXIS_SECRET".into(), "s3cr3t".into());
+        env.insert("VANTHU_AXIS_FAULT_DROP".into(), "0.25".into());
+        env.insert("VANTHU_AXIS_FAULT_DELAY_MS".into(), "20".into());
+        let cfg = Config::from_layers(None, None, &env).expect("valid");
+        assert_eq!(cfg.axis.url.as_deref(), Some("http://127.0.0.1:9/axis"));
+        assert_eq!(cfg.axis.secret.as_ref().map(Secret::expose), Some("s3cr3t"));
+        assert_eq!(cfg.axis.fault_drop, 0.25);
+        assert_eq!(cfg.axis.fault_delay_ms, 20);
+        env.insert("VANTHU_AXIS_FAULT_5XX".into(), "2".into());
+        let err = Config::from_layers(None, None, &env).expect_err("out of range");
+        assert!(err.to_string().contains("VANTHU_AXIS_FAULT_5XX"), "{err}");
     }
 
     #[test]

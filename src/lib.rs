@@ -7,6 +7,7 @@ pub mod app;
 pub mod archive;
 pub mod audit;
 pub mod auth;
+pub mod axis;
 pub mod cli;
 pub mod clock;
 pub mod config;

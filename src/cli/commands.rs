@@ -79,6 +79,7 @@ async fn dispatch(command: Command, mut config: Config) -> Result<ExitCode> {
         Command::Audit(AuditCommand::Verify { json }) => audit_verify(services(config).await?, json).await,
         Command::Archive(cmd) => super::archive::run(config, cmd).await,
         Command::Search(args) => super::search::search(config, args).await,
+        Command::Axis(cmd) => super::axis::run(config, cmd).await,
         Command::Reindex(args) => super::search::reindex(config, args.re_extract).await,
     }
 }
@@ -112,7 +113,7 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,6 +1,7 @@
 //! The command line. Every failure ends with one line on stderr and a non-zero exit code.
 
 pub mod archive;
+pub mod axis;
 mod commands;
 mod pdf;
 mod pdf_ltv;
@@ -73,6 +74,9 @@ pub enum Command {
     /// edXML packets (QCVN 102:2016): parse, build, check.
     #[command(subcommand)]
     Edxml(edxml::EdxmlCommand),
+    /// The national document axis: a protocol-faithful mock (`serve`) and a client.
+    #[command(subcommand)]
+    Axis(axis::AxisCommand),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! Handlers parse, call one service function, and map the result; errors become
 //! `{"code", "message"}` with a stable code.
 
+pub mod axis_mock;
 mod error;
 mod extract;
 mod middleware;

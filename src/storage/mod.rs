@@ -8,6 +8,7 @@
 
 mod archive;
 mod audit;
+pub mod axis_mock;
 mod documents;
 mod error;
 mod jobs;

@@ -7,6 +7,7 @@ mod api_documents;
 mod api_org;
 mod archive;
 mod archive_records;
+mod axis;
 mod cli;
 mod edxml;
 mod edxml_build;
