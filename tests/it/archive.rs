@@ -279,17 +279,9 @@ async fn write_once_on_folder_and_memory() {
     );
 }
 
-/// An object-store outage: the archive job fails and is retried; nothing is marked archived
-/// until the objects are stored. The folder is replaced by a plain file (writes fail), then
-/// restored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_storage_outage_is_retried_and_nothing_is_marked_archived() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let objects = app.db.dir.path().join("objects");
-    let _ = std::fs::remove_dir_all(&objects);
-    std::fs::write(&objects, b"not a folder").expect("break the store");
+/// While the object store fails, the archive job of a new registration fails and stays queued,
+/// and nothing is marked archived; after `restore` and the retry backoff, the retry archives it.
+async fn outage_is_retried(app: TestApp, restore: impl std::future::Future<Output = ()>) {
     let clerk = app.login("vanthu").await;
     let id = register(&app, &clerk, "Công văn lưu trữ khi kho đối tượng gặp sự cố", 77).await;
     let key = format!("archive.document:{id}:registered");
@@ -319,14 +311,57 @@ async fn a_storage_outage_is_retried_and_nothing_is_marked_archived() {
     assert_eq!(app.services.db.archive_object_count().await.expect("count"), 0);
 
     // The store comes back; after the backoff the retry archives the document.
-    std::fs::remove_file(&objects).expect("restore");
-    std::fs::create_dir_all(&objects).expect("restore");
+    restore.await;
     app.clock.advance(chrono::Duration::hours(2));
     let clerk = app.login("vanthu").await;
     let archived = wait_archived(&app, &clerk, id, 0).await;
     assert_eq!(archived["version"], 1);
     assert_eq!(app.services.db.job(&key).await.expect("job").state, "done");
     app.stop().await;
+}
+
+/// A local-folder outage: the folder is replaced by a plain file (writes fail), then restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_storage_outage_is_retried_and_nothing_is_marked_archived() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let objects = app.db.dir.path().join("objects");
+    let _ = std::fs::remove_dir_all(&objects);
+    std::fs::write(&objects, b"not a folder").expect("break the store");
+    let restore = async move {
+        std::fs::remove_file(&objects).expect("restore");
+        std::fs::create_dir_all(&objects).expect("restore");
+    };
+    outage_is_retried(app, restore).await;
+}
+
+/// An S3 outage: the app's bucket does not answer writes (it does not exist on the S3 server)
+/// until it is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_s3_outage_is_retried_and_nothing_is_marked_archived() {
+    let Some((endpoint, _)) = common::s3_server() else {
+        return;
+    };
+    // The app takes its S3 settings from the process environment (config::aws_environment).
+    if std::env::var("AWS_ENDPOINT_URL").ok().as_deref() != Some(endpoint.as_str()) {
+        common::skip::<()>("AWS_ENDPOINT_URL is not set to VANTHU_TEST_S3 (S3 outage test)");
+        return;
+    }
+    let bucket = format!("vanthu-outage-{}", uuid::Uuid::new_v4().simple());
+    let location = format!("s3://{bucket}/archive");
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, move |c| c.object_store = Some(location)).await else {
+        return;
+    };
+    let restore = async move {
+        let resp = reqwest::Client::new()
+            .put(format!("{endpoint}/{bucket}"))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(resp.status().is_success(), "creating the bucket: {}", resp.status());
+    };
+    outage_is_retried(app, restore).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
