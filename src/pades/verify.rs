@@ -556,7 +556,7 @@ fn is_ca(cert: &Certificate) -> bool {
 }
 
 /// The path from `leaf` up to (not including) a trust anchor, leaf first.
-fn build_path(
+pub(crate) fn build_path(
     leaf: &Certificate,
     pool: &[Certificate],
     trust: &[Certificate],
@@ -603,13 +603,13 @@ fn build_path(
     }
 }
 
-enum Revocation {
+pub(crate) enum Revocation {
     Revoked(String),
     Unknown(String),
 }
 
 /// Every certificate of the path must be covered by a CRL of its issuer that verifies.
-fn revocation(path: &[Certificate], crls: &[&CertificateList], at: DateTime<Utc>) -> Result<(), Revocation> {
+pub(crate) fn revocation(path: &[Certificate], crls: &[&CertificateList], at: DateTime<Utc>) -> Result<(), Revocation> {
     for (i, cert) in path.iter().enumerate() {
         let issuer = path.get(i + 1);
         let crl = crls.iter().find(|crl| {

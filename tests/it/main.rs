@@ -11,6 +11,7 @@ mod cli;
 mod edxml;
 mod edxml_build;
 mod edxml_cli;
+mod edxml_dsig;
 mod jobs;
 mod objects_s3;
 mod pades_sign;
