@@ -222,9 +222,7 @@ fn main() {
     }
     let elapsed = t.elapsed();
     let written_path = out_dir.join("van-ban.pdf");
-    let written = std::fs::metadata(&written_path)
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let written = std::fs::metadata(&written_path).map(|m| m.len()).unwrap_or(0);
     assert_eq!(written, 100_000_000, "the attachment was written");
     let ratio = hwm as f64 * 1024.0 / size as f64;
     println!(
@@ -398,7 +396,11 @@ fn dsig_bench(dir: &std::path::Path, big_attachment: &std::path::Path) {
         elapsed.as_secs_f64() * 1e3
     );
     // Peer: xmlsec1 on the 100 MB signed packet (libxml2 DOM).
-    if Command::new("xmlsec1").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if Command::new("xmlsec1")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         let mut cmd = Command::new("xmlsec1");
         cmd.args(["--verify", "--enabled-reference-uris", "empty", "--trusted-pem"])
             .arg(certs("root-ca.pem"))

@@ -10,8 +10,8 @@ use clap::Subcommand;
 
 use crate::clock::{Clock, SystemClock};
 use crate::edxml::{self, dsig, Attachment, AttachmentSink, AttachmentSource, DiscardSink, Limits, Packet, Transfer};
-use crate::pades;
 use crate::model::agency_code::AgencyCode;
+use crate::pades;
 
 #[derive(Debug, Subcommand)]
 pub enum EdxmlCommand {
@@ -176,15 +176,23 @@ fn parse(file: &Path, out: Option<&Path>, limits: &Limits) -> Result<ExitCode> {
     }
     // The model, plus whether a Signature element (xmldsig or edXML namespace) is present;
     // `build` ignores that key, so the output still builds.
-    let mut json = serde_json::to_value(&parsed.packet)?;
-    if let Some(map) = json.as_object_mut() {
-        map.insert("signature_present".into(), parsed.signature_present.into());
-    }
+    let json = ParseOutput {
+        packet: &parsed.packet,
+        signature_present: parsed.signature_present,
+    };
     let stdout = io::stdout();
     let mut w = stdout.lock();
     serde_json::to_writer_pretty(&mut w, &json)?;
     writeln!(w)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct ParseOutput<'a> {
+    #[serde(flatten)]
+    packet: &'a Packet,
+    /// A `Signature` element is present (not verified; `vanthu edxml verify` does that).
+    signature_present: bool,
 }
 
 /// The content type EdXML102 gives a file by its extension, else `application/octet-stream`.

@@ -185,14 +185,21 @@ fn rsa_and_ecdsa_signatures_verify_in_vanthu() {
         assert!(r.signer.as_deref().unwrap_or_default().contains("TEST ONLY"));
         // The Signature sits in edXMLHeader after TraceHeaderList, before the body.
         let s = String::from_utf8(bytes.clone()).expect("utf8");
-        let sig = s.find("<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">").expect("sig");
+        let sig = s
+            .find("<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">")
+            .expect("sig");
         assert!(s.find("</edXML:TraceHeaderList>").expect("thl") < sig);
         assert!(sig < s.find("</edXML:edXMLHeader>").expect("header end"));
         // The packet still parses to the same model, and says it is signed.
         let parsed = edxml::parse_bytes(&bytes, &mut edxml::DiscardSink, &Limits::default()).expect("parse");
         assert!(parsed.signature_present);
-        let Packet::Document(d) = parsed.packet else { panic!("document") };
-        assert_eq!(d.subject.as_deref(), Some("V/v ký số gói tin \"edXML\" & <kiểm thử> 'liên thông'"));
+        let Packet::Document(d) = parsed.packet else {
+            panic!("document")
+        };
+        assert_eq!(
+            d.subject.as_deref(),
+            Some("V/v ký số gói tin \"edXML\" & <kiểm thử> 'liên thông'")
+        );
         assert_eq!(d.attachments[0].size, Some(attachment_bytes().len() as u64));
     }
 }
@@ -350,11 +357,25 @@ fn tampering_is_reported_invalid_with_the_reason() {
 
     // One changed attachment byte (one base64 character of the content).
     let s = String::from_utf8(bytes.clone()).expect("utf8");
-    let content = between(&s, "<edXML:ContentTransferEncoded xmlns:edXML=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">", "<");
+    let content = between(
+        &s,
+        "<edXML:ContentTransferEncoded xmlns:edXML=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">",
+        "<",
+    );
     let mid = content.len() / 2;
     let flipped: String = content
         .char_indices()
-        .map(|(i, c)| if i == mid { if c == 'A' { 'B' } else { 'A' } } else { c })
+        .map(|(i, c)| {
+            if i == mid {
+                if c == 'A' {
+                    'B'
+                } else {
+                    'A'
+                }
+            } else {
+                c
+            }
+        })
         .collect();
     let r = assert_invalid(&replace_once(&bytes, content, &flipped), "integrity", "attachment byte");
     assert_eq!(r.digest_matches, Some(false));
@@ -377,7 +398,8 @@ fn tampering_is_reported_invalid_with_the_reason() {
 
     // A changed SignedInfo (its DigestValue).
     let digest = between(&s, "<DigestValue>", "</DigestValue>");
-    let other = if digest.starts_with('A') { format!("B{}", &digest[1..]) } else { format!("A{}", &digest[1..]) };
+    let first = if digest.starts_with('A') { "B" } else { "A" };
+    let other = format!("{first}{}", &digest[1..]);
     let r = assert_invalid(
         &replace_once(&bytes, digest, &other),
         "does not verify with the KeyInfo certificate",
@@ -419,7 +441,11 @@ fn bad_signatures_give_clear_reasons() {
     let s = String::from_utf8(bytes.clone()).expect("utf8");
     let value = between(&s, "<SignatureValue>", "</SignatureValue>");
 
-    let r = assert_invalid(&replace_once(&bytes, value, "@@not base64@@"), "SignatureValue is not valid base64", "garbage");
+    let r = assert_invalid(
+        &replace_once(&bytes, value, "@@not base64@@"),
+        "SignatureValue is not valid base64",
+        "garbage",
+    );
     assert_eq!(r.signature_matches, None);
     assert_invalid(&replace_once(&bytes, value, "AAAA"), "does not verify", "short value");
 
@@ -468,10 +494,18 @@ fn bad_signatures_give_clear_reasons() {
     assert!(r.reasons[0].contains("no KeyInfo"), "{:?}", r.reasons);
     // A certificate that is not one.
     let cert_text = between(&s, "<X509Certificate>", "</X509Certificate>");
-    assert_invalid(&replace_once(&bytes, cert_text, "AAAA"), "is not an X.509 certificate", "bad cert");
+    assert_invalid(
+        &replace_once(&bytes, cert_text, "AAAA"),
+        "is not an X.509 certificate",
+        "bad cert",
+    );
 
     // A reference to part of the document only, and one without the enveloped transform.
-    assert_invalid(&replace_once(&bytes, "<Reference URI=\"\">", "<Reference URI=\"#body\">"), "URI=\"\"", "partial");
+    assert_invalid(
+        &replace_once(&bytes, "<Reference URI=\"\">", "<Reference URI=\"#body\">"),
+        "URI=\"\"",
+        "partial",
+    );
     assert_invalid(
         &replace_once(
             &bytes,
@@ -482,7 +516,10 @@ fn bad_signatures_give_clear_reasons() {
         "not enveloped",
     );
     // Two references.
-    let reference = format!("<Reference URI=\"\">{}</Reference>", between(&s, "<Reference URI=\"\">", "</Reference>"));
+    let reference = format!(
+        "<Reference URI=\"\">{}</Reference>",
+        between(&s, "<Reference URI=\"\">", "</Reference>")
+    );
     assert_invalid(
         &replace_once(&bytes, &reference, &format!("{reference}{reference}")),
         "exactly one Reference",
@@ -491,10 +528,14 @@ fn bad_signatures_give_clear_reasons() {
 
     // No signature at all, and not XML.
     let unsigned = edxml::build_to_vec(&packet(), vec![Box::new(Cursor::new(attachment_bytes()))]).expect("build");
-    let e = verify_packet(Cursor::new(&unsigned), &options(&["root-ca.pem"]), &Limits::default())
-        .expect_err("unsigned");
+    let e =
+        verify_packet(Cursor::new(&unsigned), &options(&["root-ca.pem"]), &Limits::default()).expect_err("unsigned");
     assert!(matches!(e, DsigError::NoSignature), "{e}");
-    for garbage in [&b"not xml at all"[..], b"<edXML><Signature>", b"<!DOCTYPE x [<!ENTITY a 'b'>]><edXML/>"] {
+    for garbage in [
+        &b"not xml at all"[..],
+        b"<edXML><Signature>",
+        b"<!DOCTYPE x [<!ENTITY a 'b'>]><edXML/>",
+    ] {
         let e = verify_packet(Cursor::new(garbage), &options(&["root-ca.pem"]), &Limits::default());
         assert!(e.is_err(), "{}", String::from_utf8_lossy(garbage));
     }
@@ -505,7 +546,8 @@ fn signing_refuses_wrong_keys_and_status_packets() {
     let c = cert("leader-rsa.pem");
     let other = cert("seal-rsa.pem");
     let k = key("leader-rsa.key.pem", &c);
-    let mut open = |_: usize| -> std::io::Result<AttachmentSource<'static>> { Ok(Box::new(Cursor::new(vec![1u8, 2, 3]))) };
+    let mut open =
+        |_: usize| -> std::io::Result<AttachmentSource<'static>> { Ok(Box::new(Cursor::new(vec![1u8, 2, 3]))) };
     let params = SignParams {
         key: &k,
         cert: &other,
@@ -616,8 +658,21 @@ fn cli_builds_signed_packets_and_verifies_them() {
     );
     std::fs::write(&pin_s, "123456\n").expect("pin");
     let out = vanthu(&[
-        "edxml", "build", &spec_s, "--attach", &file_s, "--sign-key", &key_s, "--sign-cert", &cert_s,
-        "--sign-chain", &chain_s, "--pin-file", &pin_s, "--sign-c14n", "exclusive",
+        "edxml",
+        "build",
+        &spec_s,
+        "--attach",
+        &file_s,
+        "--sign-key",
+        &key_s,
+        "--sign-cert",
+        &cert_s,
+        "--sign-chain",
+        &chain_s,
+        "--pin-file",
+        &pin_s,
+        "--sign-c14n",
+        "exclusive",
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let signed_path = dir.path().join("signed.edxml");
@@ -630,7 +685,15 @@ fn cli_builds_signed_packets_and_verifies_them() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("verdict: Valid"), "{}", text(&out));
-    let out = vanthu(&["edxml", "verify", &signed_s, "--trust", &root, "--json", "--no-revocation-check"]);
+    let out = vanthu(&[
+        "edxml",
+        "verify",
+        &signed_s,
+        "--trust",
+        &root,
+        "--json",
+        "--no-revocation-check",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(report["verdict"], "valid");
@@ -638,14 +701,35 @@ fn cli_builds_signed_packets_and_verifies_them() {
     // Revocation unknown: indeterminate (2); an untrusted root: invalid (1).
     let out = vanthu(&["edxml", "verify", &signed_s, "--trust", &root]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let out = vanthu(&["edxml", "verify", &signed_s, "--trust", &certs("untrusted-root.pem"), "--no-revocation-check"]);
+    let out = vanthu(&[
+        "edxml",
+        "verify",
+        &signed_s,
+        "--trust",
+        &certs("untrusted-root.pem"),
+        "--no-revocation-check",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("trust anchor"), "{}", text(&out));
     // Tampered: invalid (1).
     let tampered = dir.path().join("tampered.edxml");
-    std::fs::write(&tampered, replace_once(&std::fs::read(&signed_path).expect("r"), "Bộ Tư pháp", "Bộ Tư pháp (giả)"))
-        .expect("w");
-    let out = vanthu(&["edxml", "verify", &p(&tampered), "--trust", &root, "--no-revocation-check"]);
+    std::fs::write(
+        &tampered,
+        replace_once(
+            &std::fs::read(&signed_path).expect("r"),
+            "Bộ Tư pháp",
+            "Bộ Tư pháp (giả)",
+        ),
+    )
+    .expect("w");
+    let out = vanthu(&[
+        "edxml",
+        "verify",
+        &p(&tampered),
+        "--trust",
+        &root,
+        "--no-revocation-check",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("integrity"), "{}", text(&out));
     // Unsigned: one line, exit 2.
@@ -655,7 +739,11 @@ fn cli_builds_signed_packets_and_verifies_them() {
     std::fs::write(&unsigned_path, &unsigned.stdout).expect("w");
     let out = vanthu(&["edxml", "verify", &p(&unsigned_path), "--trust", &root]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no Signature"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no Signature"),
+        "{}",
+        text(&out)
+    );
 
     // parse says whether a signature is present; the model is the same signed or not.
     let parse = |path: &str| -> serde_json::Value {
@@ -678,7 +766,17 @@ fn cli_builds_signed_packets_and_verifies_them() {
     // A wrong PIN: one line, non-zero.
     std::fs::write(&pin_s, "000000\n").expect("pin");
     let out = vanthu(&[
-        "edxml", "build", &spec_s, "--attach", &file_s, "--sign-key", &key_s, "--sign-cert", &cert_s, "--pin-file", &pin_s,
+        "edxml",
+        "build",
+        &spec_s,
+        "--attach",
+        &file_s,
+        "--sign-key",
+        &key_s,
+        "--sign-cert",
+        &cert_s,
+        "--pin-file",
+        &pin_s,
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PIN"), "{}", text(&out));
@@ -727,7 +825,10 @@ fn canonical_form_matches_xmllint() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut docs: Vec<(String, Vec<u8>)> = vec![
         ("tricky".into(), TRICKY.as_bytes().to_vec()),
-        ("signed".into(), signed("leader-rsa", &["sub-ca.pem"], C14nMethod::Inclusive)),
+        (
+            "signed".into(),
+            signed("leader-rsa", &["sub-ca.pem"], C14nMethod::Inclusive),
+        ),
     ];
     for entry in std::fs::read_dir(FIXTURES).expect("fixtures") {
         let path = entry.expect("entry").path();

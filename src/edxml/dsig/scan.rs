@@ -22,11 +22,19 @@ const MAX_CAPTURE: usize = 1 << 20;
 /// One node of a captured subtree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Node {
-    Start { qname: String, attrs: Vec<(String, String)> },
-    End { qname: String },
+    Start {
+        qname: String,
+        attrs: Vec<(String, String)>,
+    },
+    End {
+        qname: String,
+    },
     Text(String),
     Comment(String),
-    Pi { target: String, data: String },
+    Pi {
+        target: String,
+        data: String,
+    },
 }
 
 /// The first `Signature` element (any namespace) and what surrounds it.

@@ -1,9 +1,9 @@
 //! The `Signature` element: reading a captured one into its parts, canonicalizing its
 //! `SignedInfo`, and writing one.
 
+use super::algorithms as alg;
 use super::c14n::{split_qname, Canonicalizer, Context, Mode};
 use super::scan::{Captured, Node};
-use super::algorithms as alg;
 use crate::edxml::EdxmlError;
 
 /// One element of the captured subtree.

@@ -188,8 +188,11 @@ fn check<R: BufRead + Seek>(
             "the Reference needs the enveloped-signature transform exactly once".into(),
         ));
     }
-    let others: Vec<&(String, Vec<String>)> =
-        reference.transforms.iter().filter(|(t, _)| t != alg::ENVELOPED).collect();
+    let others: Vec<&(String, Vec<String>)> = reference
+        .transforms
+        .iter()
+        .filter(|(t, _)| t != alg::ENVELOPED)
+        .collect();
     let reference_mode = match others[..] {
         [] => Mode::default(),
         [(uri, prefixes)] => {
@@ -199,7 +202,11 @@ fn check<R: BufRead + Seek>(
             mode.comments = false;
             mode
         }
-        _ => return Err(Indeterminate("more transforms than enveloped-signature and one canonicalization".into())),
+        _ => {
+            return Err(Indeterminate(
+                "more transforms than enveloped-signature and one canonicalization".into(),
+            ))
+        }
     };
     let digest_alg = digest_algorithm(
         reference
@@ -255,9 +262,9 @@ fn check<R: BufRead + Seek>(
     let digest_ok = digest.as_slice() == expected_digest.as_slice();
     report.digest_matches = Some(digest_ok);
     if !digest_ok {
-        report.reasons.push(
-            "integrity: the packet's digest does not match DigestValue (the signed content was changed)".into(),
-        );
+        report
+            .reasons
+            .push("integrity: the packet's digest does not match DigestValue (the signed content was changed)".into());
     }
     let Some(signer_index) = signer else {
         return Err(Invalid(
