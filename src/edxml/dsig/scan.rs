@@ -107,6 +107,12 @@ pub(crate) fn scan<R: BufRead>(input: R, cfg: Scan<'_>) -> Result<Option<Capture
             Err(quick_xml::Error::Encoding(_)) => return Err(EdxmlError::InvalidUtf8(h.position)),
             Err(e) => return Err(h.xml(e.to_string())),
         };
+        if reader.get_ref().used > limit {
+            return Err(EdxmlError::TextTooLong {
+                element: "markup".into(),
+                limit: cfg.limits.max_text,
+            });
+        }
         match event {
             Event::Start(e) => {
                 let (qname, attrs) = h.element(&e)?;
@@ -525,5 +531,85 @@ impl Handler<'_, '_> {
             return Err(EdxmlError::InvalidUtf8(self.position));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufReader;
+
+    use super::*;
+
+    const DOC: &str = "<?xml version=\"1.0\"?>\r\n<r xmlns=\"urn:r\" a=\"x&#10;y\r\nz\">Tiếng Việt\r\n&amp;&#x1F600;\rđ<s:Signature xmlns:s=\"urn:s\"><s:V>1</s:V></s:Signature>ư<![CDATA[<&>]]></r>";
+
+    fn canonical(reader: impl BufRead, exclusive: bool) -> (Vec<u8>, Option<Captured>) {
+        let mut out = Vec::new();
+        let limits = Limits::default();
+        let captured = scan(
+            reader,
+            Scan {
+                limits: &limits,
+                context: Context::default(),
+                canonical: Some((
+                    Mode {
+                        exclusive,
+                        ..Mode::default()
+                    },
+                    &mut out,
+                )),
+                capture_signature: true,
+            },
+        )
+        .expect("scan");
+        (out, captured)
+    }
+
+    #[test]
+    fn reads_split_anywhere_give_the_same_canonical_form() {
+        let (whole, captured) = canonical(DOC.as_bytes(), false);
+        assert_eq!(
+            String::from_utf8(whole.clone()).expect("utf8"),
+            "<r xmlns=\"urn:r\" a=\"x&#xA;y z\">Tiếng Việt\n&amp;😀\nđư&lt;&amp;&gt;</r>"
+        );
+        let captured = captured.expect("signature");
+        assert_eq!(captured.namespace.as_deref(), Some("urn:s"));
+        assert_eq!(captured.context.ns, vec![(String::new(), "urn:r".to_string())]);
+        assert_eq!(captured.nodes.len(), 5);
+        for capacity in [1, 2, 3, 5, 7] {
+            let (split, _) = canonical(BufReader::with_capacity(capacity, DOC.as_bytes()), false);
+            assert_eq!(split, whole, "buffer of {capacity} bytes");
+        }
+    }
+
+    #[test]
+    fn hostile_input_is_refused() {
+        let limits = Limits {
+            max_depth: 8,
+            ..Limits::default()
+        };
+        let run = |doc: &[u8]| {
+            scan(
+                doc,
+                Scan {
+                    limits: &limits,
+                    context: Context::default(),
+                    canonical: None,
+                    capture_signature: true,
+                },
+            )
+        };
+        assert!(matches!(run(b"<a>&ext;</a>"), Err(EdxmlError::UnknownEntity(_))));
+        assert!(matches!(run(b"<!DOCTYPE a><a/>"), Err(EdxmlError::Doctype)));
+        assert!(matches!(run(&b"<a>".repeat(20)), Err(EdxmlError::TooDeep(8))));
+        assert!(matches!(run(b"<a>\xff</a>"), Err(EdxmlError::InvalidUtf8(_))));
+        assert!(matches!(run(b"<a>\xe1\xbb</a>"), Err(EdxmlError::InvalidUtf8(_))));
+        assert!(matches!(run(b"<a>&#0;</a>"), Err(EdxmlError::Xml { .. })));
+        assert!(matches!(run(b"<a><b></a>"), Err(EdxmlError::Xml { .. })));
+        assert!(matches!(run(b"<a>"), Err(EdxmlError::Truncated)));
+        assert!(matches!(run(b"<a/><b/>"), Err(EdxmlError::Xml { .. })));
+        let mut long = b"<a b=\"".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 2 << 20));
+        long.extend_from_slice(b"\"/>");
+        assert!(matches!(run(&long), Err(EdxmlError::TextTooLong { .. })));
     }
 }
