@@ -526,6 +526,17 @@ fn bad_signatures_give_clear_reasons() {
         "two references",
     );
 
+    // A Signature that is the whole document signs nothing.
+    let whole = format!(
+        "<Signature xmlns=\"{DSIG_NS}\">{}</Signature>",
+        between(
+            &s,
+            "<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">",
+            "</Signature>"
+        )
+    );
+    assert_invalid(whole.as_bytes(), "root element", "signature as root");
+
     // No signature at all, and not XML.
     let unsigned = edxml::build_to_vec(&packet(), vec![Box::new(Cursor::new(attachment_bytes()))]).expect("build");
     let e =

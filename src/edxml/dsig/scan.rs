@@ -46,6 +46,8 @@ pub(crate) struct Captured {
     pub context: Context,
     /// Its namespace URI, when its prefix is declared.
     pub namespace: Option<String>,
+    /// How many elements enclose it (0: it is the root).
+    pub depth: usize,
 }
 
 /// What to do while scanning.
@@ -401,6 +403,7 @@ impl Handler<'_, '_> {
                     nodes: Vec::new(),
                     context: parent,
                     namespace,
+                    depth,
                 },
             ));
         }

@@ -152,6 +152,11 @@ fn check<R: BufRead + Seek>(
     limits: &Limits,
     report: &mut DsigReport,
 ) -> Result<(), Finding> {
+    if captured.depth == 0 {
+        return Err(Invalid(
+            "the Signature is the root element: an enveloped signature must sit inside the packet".into(),
+        ));
+    }
     let p = parts(captured).map_err(Invalid)?;
     report.canonicalization = p.c14n.clone();
     report.signature_method = p.signature_method.clone();
