@@ -127,7 +127,7 @@ pub fn build_signed<W: Write>(
         },
     );
     let signed_info = signed_info_xml(c14n_uri, method, &STANDARD.encode(&digest));
-    let fragment = format!("{SIGNATURE_OPEN}\n{signed_info}\n</Signature>");
+    let fragment = signature_xml(&signed_info, None);
     let captured = scan(
         fragment.as_bytes(),
         Scan {
@@ -153,7 +153,7 @@ pub fn build_signed<W: Write>(
             .map_err(|e| PadesError::Certificate(format!("cannot encode: {e}")))?;
         certificates.push(STANDARD.encode(der));
     }
-    let signature = signature_xml(&signed_info, &STANDARD.encode(value), &certificates);
+    let signature = signature_xml(&signed_info, Some((&STANDARD.encode(value), &certificates)));
 
     // 3. The packet with its signature.
     let sources = (0..count).map(&mut *open).collect::<io::Result<Vec<_>>>()?;

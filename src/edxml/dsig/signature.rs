@@ -204,35 +204,60 @@ pub(crate) fn mode_for(uri: &str, prefixes: &[String]) -> Option<Mode> {
     })
 }
 
+/// Indentation of the `Signature` element in a built packet (depth 3, two spaces a level, as
+/// the builder writes); its content is indented from there.
+const BASE: usize = 3;
+
+/// Lines joined by LF, each indented `2 × (BASE + level)` spaces except the first (the builder
+/// indents that one).
+fn lines(items: &[(usize, String)]) -> String {
+    let mut s = String::new();
+    for (i, (level, line)) in items.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+            s.push_str(&" ".repeat(2 * (BASE + level)));
+        }
+        s.push_str(line);
+    }
+    s
+}
+
 /// The `SignedInfo` this signer writes: one reference to the whole document (`URI=""`), the
 /// enveloped-signature transform then the canonicalization named.
 pub(crate) fn signed_info_xml(c14n: &str, signature_method: &str, digest_b64: &str) -> String {
-    format!(
-        "<SignedInfo>\n<CanonicalizationMethod Algorithm=\"{c14n}\"/>\n<SignatureMethod Algorithm=\"{signature_method}\"/>\n\
-         <Reference URI=\"\">\n<Transforms>\n<Transform Algorithm=\"{enveloped}\"/>\n<Transform Algorithm=\"{c14n}\"/>\n\
-         </Transforms>\n<DigestMethod Algorithm=\"{digest}\"/>\n<DigestValue>{digest_b64}</DigestValue>\n</Reference>\n</SignedInfo>",
-        enveloped = alg::ENVELOPED,
-        digest = alg::SHA256,
-    )
+    lines(&[
+        (1, "<SignedInfo>".into()),
+        (2, format!("<CanonicalizationMethod Algorithm=\"{c14n}\"/>")),
+        (2, format!("<SignatureMethod Algorithm=\"{signature_method}\"/>")),
+        (2, "<Reference URI=\"\">".into()),
+        (3, "<Transforms>".into()),
+        (4, format!("<Transform Algorithm=\"{}\"/>", alg::ENVELOPED)),
+        (4, format!("<Transform Algorithm=\"{c14n}\"/>")),
+        (3, "</Transforms>".into()),
+        (3, format!("<DigestMethod Algorithm=\"{}\"/>", alg::SHA256)),
+        (3, format!("<DigestValue>{digest_b64}</DigestValue>")),
+        (2, "</Reference>".into()),
+        (1, "</SignedInfo>".into()),
+    ])
 }
 
 /// The opening tag of the signatures this signer writes (the xmldsig namespace as default).
 pub(crate) const SIGNATURE_OPEN: &str = "<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">";
 
-/// A whole `Signature` element.
-pub(crate) fn signature_xml(signed_info: &str, signature_b64: &str, certificates_b64: &[String]) -> String {
-    let mut s = String::with_capacity(signed_info.len() + signature_b64.len() + 4096);
-    s.push_str(SIGNATURE_OPEN);
-    s.push('\n');
-    s.push_str(signed_info);
-    s.push_str("\n<SignatureValue>");
-    s.push_str(signature_b64);
-    s.push_str("</SignatureValue>\n<KeyInfo>\n<X509Data>\n");
-    for c in certificates_b64 {
-        s.push_str("<X509Certificate>");
-        s.push_str(c);
-        s.push_str("</X509Certificate>\n");
+/// A `Signature` element around `signed_info` (as [`signed_info_xml`] wrote it); without a
+/// value and key info it is the fragment whose `SignedInfo` is canonicalized for signing.
+pub(crate) fn signature_xml(signed_info: &str, value: Option<(&str, &[String])>) -> String {
+    let mut items = vec![(0, SIGNATURE_OPEN.to_string()), (1, signed_info.to_string())];
+    if let Some((signature_b64, certificates_b64)) = value {
+        items.push((1, format!("<SignatureValue>{signature_b64}</SignatureValue>")));
+        items.push((1, "<KeyInfo>".into()));
+        items.push((2, "<X509Data>".into()));
+        for c in certificates_b64 {
+            items.push((3, format!("<X509Certificate>{c}</X509Certificate>")));
+        }
+        items.push((2, "</X509Data>".into()));
+        items.push((1, "</KeyInfo>".into()));
     }
-    s.push_str("</X509Data>\n</KeyInfo>\n</Signature>");
-    s
+    items.push((0, "</Signature>".into()));
+    lines(&items)
 }
