@@ -8,7 +8,12 @@
 //! 4. Peer, side by side when installed: `xmllint --stream --noout --huge` on the same 20 MB packet
 //!    (a streaming C parser that does not decode base64).
 //!
+//! 5. Sign the 20 MB packet while building it (`edxml::dsig::build_signed`, RSA-2048 and ECDSA
+//!    P-256 from certs-test/) and verify it (`edxml::dsig::verify_packet`); peak memory of
+//!    `vanthu edxml build --sign-key …` and `vanthu edxml verify` on the 100 MB packet.
+//!
 //! Throughput is given per packet byte and per attachment byte; the medians of 7 runs count.
+//! Under `cargo test` only a smoke check runs: one small packet signed and verified.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -16,8 +21,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vanthu::edxml::{
-    self, Attachment, AttachmentSink, Code, DocumentPacket, Limits, Organization, Packet, PromulgationInfo, Transfer,
+    self, dsig, Attachment, AttachmentSink, Code, DocumentPacket, Limits, Organization, Packet, PromulgationInfo,
+    Transfer,
 };
+use vanthu::pades::{load_certificates, load_crls, SigningKey, Verdict, VerifyOptions};
+use x509_cert::Certificate;
 
 const RUNS: usize = 7;
 
@@ -106,7 +114,9 @@ fn proc_kb(pid: u32, key: &str) -> Option<u64> {
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("edxml benchmark: not run under `cargo test`; run it with `cargo bench --bench edxml`");
+        let (_, verify) = sign_and_verify(&pdf_like(100_000), 1, "leader-rsa");
+        assert!(verify > Duration::ZERO);
+        println!("edxml benchmark: smoke check only (sign + verify a 100 KB packet); run it with `cargo bench --bench edxml`");
         return;
     }
     let p = packet();
@@ -211,9 +221,8 @@ fn main() {
         std::thread::sleep(Duration::from_millis(2));
     }
     let elapsed = t.elapsed();
-    let written = std::fs::metadata(out_dir.join("van-ban.pdf"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let written_path = out_dir.join("van-ban.pdf");
+    let written = std::fs::metadata(&written_path).map(|m| m.len()).unwrap_or(0);
     assert_eq!(written, 100_000_000, "the attachment was written");
     let ratio = hwm as f64 * 1024.0 / size as f64;
     println!(
@@ -223,4 +232,189 @@ fn main() {
         ratio,
         elapsed.as_secs_f64() * 1e3
     );
+    let _ = std::fs::remove_file(&big_path);
+
+    // 5: XML signatures.
+    dsig_bench(dir.path(), &written_path);
+}
+
+fn certs(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("certs-test").join(name)
+}
+
+fn signing_material(stem: &str) -> (SigningKey, Certificate, Vec<Certificate>) {
+    let cert = load_certificates(&std::fs::read(certs(&format!("{stem}.pem"))).expect("cert"))
+        .expect("cert")
+        .remove(0);
+    let key = SigningKey::from_bytes(
+        &std::fs::read(certs(&format!("{stem}.key.pem"))).expect("key"),
+        None,
+        &cert,
+    )
+    .expect("key");
+    let chain = load_certificates(&std::fs::read(certs("sub-ca.pem")).expect("chain")).expect("chain");
+    (key, cert, chain)
+}
+
+fn verify_options() -> VerifyOptions {
+    let mut crls = load_crls(&std::fs::read(certs("root-ca.crl")).expect("crl")).expect("crl");
+    crls.extend(load_crls(&std::fs::read(certs("sub-ca.crl")).expect("crl")).expect("crl"));
+    VerifyOptions {
+        trust: load_certificates(&std::fs::read(certs("root-ca.pem")).expect("root")).expect("root"),
+        crls,
+        at: chrono::Utc::now(),
+        allow_unknown_revocation: false,
+    }
+}
+
+/// Signs `runs` times and verifies `runs` times; returns the median durations and checks the
+/// result is valid.
+fn sign_and_verify(data: &[u8], runs: usize, stem: &str) -> (Duration, Duration) {
+    let (key, cert, chain) = signing_material(stem);
+    let params = dsig::SignParams {
+        key: &key,
+        cert: &cert,
+        chain: &chain,
+        c14n: dsig::C14nMethod::Inclusive,
+        at: chrono::Utc::now(),
+    };
+    let p = packet();
+    let mut signed = Vec::with_capacity(data.len() * 4 / 3 + 16 * 1024);
+    let mut signs = Vec::new();
+    for _ in 0..runs {
+        signed.clear();
+        let mut open = |_: usize| -> io::Result<edxml::AttachmentSource<'_>> { Ok(Box::new(data)) };
+        let t = Instant::now();
+        dsig::build_signed(&p, &mut open, &params, &mut signed).expect("sign");
+        signs.push(t.elapsed());
+    }
+    let opts = verify_options();
+    let mut verifies = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let report = dsig::verify_packet(io::Cursor::new(&signed), &opts, &Limits::default()).expect("verify");
+        verifies.push(t.elapsed());
+        assert_eq!(report.verdict, Verdict::Valid, "{report:?}");
+    }
+    (median(signs), median(verifies))
+}
+
+/// Runs `cmd`, sampling its VmHWM every 2 ms; (peak KiB, elapsed, success).
+fn peak(mut cmd: Command) -> (u64, Duration, bool) {
+    let mut child = cmd.stdout(Stdio::null()).spawn().expect("spawn");
+    let pid = child.id();
+    let mut hwm = 0;
+    let t = Instant::now();
+    let status = loop {
+        if let Some(kb) = proc_kb(pid, "VmHWM:") {
+            hwm = hwm.max(kb);
+        }
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    (hwm, t.elapsed(), status.success())
+}
+
+fn dsig_bench(dir: &std::path::Path, big_attachment: &std::path::Path) {
+    let data = pdf_like(20_000_000);
+    let packet_len = {
+        let mut v = Vec::new();
+        edxml::build(&packet(), vec![Box::new(data.as_slice())], &mut v).expect("build");
+        v.len()
+    };
+    for stem in ["leader-rsa", "leader-ec"] {
+        let (sign, verify) = sign_and_verify(&data, RUNS, stem);
+        println!(
+            "sign while building ({stem}), 20 MB attachment: {:.1} ms = {:.0} MB/s of packet; verify: {:.1} ms = {:.0} MB/s of packet",
+            sign.as_secs_f64() * 1e3,
+            mbps(packet_len, sign),
+            verify.as_secs_f64() * 1e3,
+            mbps(packet_len, verify)
+        );
+    }
+
+    // Peak memory of the CLI on the 100 MB attachment: sign while building, then verify.
+    let spec = dir.join("spec.json");
+    let mut json = serde_json::to_value(packet()).expect("json");
+    json["attachments"] = serde_json::json!([]);
+    std::fs::write(&spec, json.to_string()).expect("spec");
+    let signed = dir.join("signed-100mb.edxml");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_vanthu"));
+    let mut cmd = Command::new(&bin);
+    cmd.args(["edxml", "build"])
+        .arg(&spec)
+        .arg("--attach")
+        .arg(big_attachment)
+        .arg("--sign-key")
+        .arg(certs("leader-rsa.key.pem"))
+        .arg("--sign-cert")
+        .arg(certs("leader-rsa.pem"))
+        .arg("--sign-chain")
+        .arg(certs("sub-ca.pem"));
+    // stdout to the file: spawn with a file handle instead of null.
+    let f = std::fs::File::create(&signed).expect("create");
+    let mut child = cmd.stdout(f).spawn().expect("spawn");
+    let pid = child.id();
+    let mut hwm = 0;
+    let t = Instant::now();
+    loop {
+        if let Some(kb) = proc_kb(pid, "VmHWM:") {
+            hwm = hwm.max(kb);
+        }
+        if let Some(st) = child.try_wait().expect("wait") {
+            assert!(st.success(), "signed build failed");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let sign_elapsed = t.elapsed();
+    let size = std::fs::metadata(&signed).expect("meta").len();
+    println!(
+        "peak memory, `vanthu edxml build --sign-key` of a {:.1} MB packet (100 MB attachment): VmHWM {:.1} MB = {:.3}× packet size; {:.0} ms",
+        size as f64 / 1e6,
+        hwm as f64 / 1024.0,
+        hwm as f64 * 1024.0 / size as f64,
+        sign_elapsed.as_secs_f64() * 1e3
+    );
+    let mut cmd = Command::new(&bin);
+    cmd.args(["edxml", "verify"])
+        .arg(&signed)
+        .arg("--trust")
+        .arg(certs("root-ca.pem"))
+        .arg("--crl")
+        .arg(certs("root-ca.crl"))
+        .arg("--crl")
+        .arg(certs("sub-ca.crl"));
+    let (hwm, elapsed, ok) = peak(cmd);
+    assert!(ok, "verify failed");
+    println!(
+        "peak memory, `vanthu edxml verify` of the same packet: VmHWM {:.1} MB = {:.3}× packet size; {:.0} ms",
+        hwm as f64 / 1024.0,
+        hwm as f64 * 1024.0 / size as f64,
+        elapsed.as_secs_f64() * 1e3
+    );
+    // Peer: xmlsec1 on the 100 MB signed packet (libxml2 DOM).
+    if Command::new("xmlsec1")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let mut cmd = Command::new("xmlsec1");
+        cmd.args(["--verify", "--enabled-reference-uris", "empty", "--trusted-pem"])
+            .arg(certs("root-ca.pem"))
+            .arg(&signed)
+            .stderr(Stdio::null());
+        let (hwm, elapsed, ok) = peak(cmd);
+        println!(
+            "peer xmlsec1 --verify, same packet: {} in {:.0} ms, VmHWM {:.1} MB = {:.3}× packet size",
+            if ok { "OK" } else { "FAILED" },
+            elapsed.as_secs_f64() * 1e3,
+            hwm as f64 / 1024.0,
+            hwm as f64 * 1024.0 / size as f64
+        );
+    } else {
+        println!("peer xmlsec1: not installed, skipped");
+    }
 }

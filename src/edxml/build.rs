@@ -30,11 +30,22 @@ pub fn build_to_vec(packet: &Packet, sources: Vec<AttachmentSource<'_>>) -> Resu
 /// `attachments`, in the same order; a status packet takes none. Required fields are checked
 /// before anything is written.
 pub fn build<W: Write>(packet: &Packet, sources: Vec<AttachmentSource<'_>>, out: W) -> Result<(), EdxmlError> {
+    build_with_signature(packet, sources, out, None)
+}
+
+/// [`build`], with a ready `Signature` element written in `edXMLHeader` after
+/// `TraceHeaderList` (brief `edxml.md` §5; used by `edxml::dsig`). Status packets take none.
+pub(crate) fn build_with_signature<W: Write>(
+    packet: &Packet,
+    sources: Vec<AttachmentSource<'_>>,
+    out: W,
+    signature: Option<&str>,
+) -> Result<(), EdxmlError> {
     match packet {
         Packet::Document(d) => {
             check_document(d, sources.len())?;
             let mut w = XmlOut::new(out);
-            write_document(&mut w, d, sources)?;
+            write_document(&mut w, d, sources, signature)?;
             w.out.flush()?;
         }
         Packet::Status(s) => {
@@ -372,6 +383,7 @@ fn write_document<W: Write>(
     w: &mut XmlOut<W>,
     d: &DocumentPacket,
     sources: Vec<AttachmentSource<'_>>,
+    signature: Option<&str>,
 ) -> Result<(), EdxmlError> {
     envelope_open(w)?;
     message_header(w, d)?;
@@ -398,6 +410,11 @@ fn write_document<W: Write>(
         w.close(E, "TraceHeader")?;
     }
     w.close(E, "TraceHeaderList")?;
+    if let Some(signature) = signature {
+        w.indent()?;
+        w.out.write_all(signature.as_bytes())?;
+        w.out.write_all(b"\n")?;
+    }
     w.close(E, "edXMLHeader")?;
     w.open(E, "edXMLBody", &[])?;
     w.open(E, "edXMLManifest", &[("version", "1.0")])?;

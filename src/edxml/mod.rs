@@ -9,6 +9,7 @@
 
 mod base64_stream;
 mod build;
+pub mod dsig;
 mod error;
 mod model;
 mod names;

@@ -805,14 +805,14 @@ pub(crate) fn build_path(
     }
 }
 
-enum Revocation {
+pub(crate) enum Revocation {
     Revoked(String),
     Unknown(String),
 }
 
 /// Every certificate of the path must be covered by an OCSP response from its issuer (or a
 /// responder it authorised) or by a CRL of its issuer that verifies. Returns how.
-fn revocation(
+pub(crate) fn revocation(
     path: &[Certificate],
     trust: &[Certificate],
     crls: &[&CertificateList],

@@ -12,6 +12,7 @@ mod cli;
 mod edxml;
 mod edxml_build;
 mod edxml_cli;
+mod edxml_dsig;
 mod jobs;
 mod objects_s3;
 mod pades_external;
