@@ -3,6 +3,7 @@
 pub mod archive;
 mod commands;
 mod pdf;
+mod pdf_appearance;
 
 pub use pdf::PdfCommand;
 mod edxml;

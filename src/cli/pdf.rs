@@ -49,6 +49,14 @@ pub enum Level {
 pub enum Appearance {
     /// An invisible signature (a field with an empty rectangle).
     None,
+    /// The leader's signature: --image between --position and --name (NĐ 30 box 7).
+    Leader,
+    /// The organisation's seal (--image, --seal-size-mm) over the left third of the leader's
+    /// signature image (NĐ 30 box 8).
+    Seal,
+    /// The organisation's signature on an attachment: --agency, --number-symbol and the signing
+    /// time as text at the top right of page 1.
+    Attachment,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +77,8 @@ pub struct SignArgs {
     pub level: Level,
     #[arg(long, value_enum, default_value = "none")]
     pub appearance: Appearance,
+    #[command(flatten)]
+    pub look: super::pdf_appearance::AppearanceArgs,
     /// Name of the new signature field (default: the first free SignatureN).
     #[arg(long, value_name = "NAME")]
     pub field: Option<String>,
@@ -100,7 +110,6 @@ pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
 
 fn sign(args: SignArgs) -> Result<ExitCode> {
     let Level::BB = args.level;
-    let Appearance::None = args.appearance;
     let certs = pades::load_certificates(&read(&args.cert, "certificate")?)
         .with_context(|| format!("{}", args.cert.display()))?;
     let Some(cert) = certs.first() else {
@@ -126,6 +135,7 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         reason: args.reason,
         location: args.location,
         contents_size: args.contents_size,
+        appearance: super::pdf_appearance::build(args.appearance, &args.look, cert)?,
     };
     let signed =
         pades::sign_pdf(&pdf, &key, cert, &chain, &opts).with_context(|| format!("{}", args.input.display()))?;

@@ -13,8 +13,11 @@
 //! cms    ─ build the detached CMS SignedData around a digest, signing with `keys`
 //! pdf    ─ the incremental update: signature field + widget + dictionary with fixed-size
 //!          placeholders, then the byte range, the digest and the CMS patched in place
+//! appearance ─ visible signatures per NĐ 30 (leader, seal, attachment): font subset, images,
+//!          placement; nothing of it runs for an invisible signature
 //! ```
 
+pub mod appearance;
 pub mod cms;
 pub mod keys;
 mod pdf;
@@ -23,6 +26,7 @@ pub mod verify;
 use chrono::{DateTime, FixedOffset};
 use x509_cert::Certificate;
 
+pub use appearance::{Appearance, AppearanceKind};
 pub use keys::{load_certificates, SigningKey};
 pub use verify::{load_crls, verify_pdf, Verdict, VerificationReport, VerifyOptions};
 
@@ -61,6 +65,8 @@ pub enum PadesError {
     NotValidAt(String),
     #[error("encoding the CMS failed: {0}")]
     Encoding(String),
+    #[error("appearance: {0}")]
+    Appearance(String),
 }
 
 pub type PadesResult<T> = Result<T, PadesError>;
@@ -76,6 +82,8 @@ pub struct SignOptions {
     pub location: Option<String>,
     /// Bytes reserved for the CMS (see [`DEFAULT_CONTENTS_SIZE`]).
     pub contents_size: usize,
+    /// A visible appearance (NĐ 30); `None` adds an invisible signature.
+    pub appearance: Option<Appearance>,
 }
 
 impl SignOptions {
@@ -86,6 +94,7 @@ impl SignOptions {
             reason: None,
             location: None,
             contents_size: DEFAULT_CONTENTS_SIZE,
+            appearance: None,
         }
     }
 }

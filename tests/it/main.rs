@@ -13,6 +13,7 @@ mod edxml_build;
 mod edxml_cli;
 mod jobs;
 mod objects_s3;
+mod pades_appearance;
 mod pades_sign;
 mod pades_support;
 mod pades_verify;
