@@ -78,7 +78,7 @@ pub struct SignArgs {
     #[arg(long, value_enum, default_value = "none")]
     pub appearance: Appearance,
     #[command(flatten)]
-    pub look: super::pdf_appearance::AppearanceArgs,
+    pub look: Box<super::pdf_appearance::AppearanceArgs>,
     /// Name of the new signature field (default: the first free SignatureN).
     #[arg(long, value_name = "NAME")]
     pub field: Option<String>,

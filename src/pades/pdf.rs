@@ -97,7 +97,11 @@ fn drop_stream_data_but_forms(id: ObjectId, obj: &mut Object) -> Option<(ObjectI
 pub(crate) fn prepare(pdf: Vec<u8>, opts: &SignOptions) -> PadesResult<Prepared> {
     let reads_forms = opts.appearance.as_ref().is_some_and(|a| a.reads_earlier_appearances());
     let options = LoadOptions {
-        filter: Some(if reads_forms { drop_stream_data_but_forms } else { drop_stream_data }),
+        filter: Some(if reads_forms {
+            drop_stream_data_but_forms
+        } else {
+            drop_stream_data
+        }),
         ..LoadOptions::default()
     };
     let doc = Document::load_mem_with_options(&pdf, options).map_err(pdf_err)?;

@@ -107,10 +107,7 @@ impl FontSubset {
             .map_err(|e| font_err(&format!("subsetting failed: {e}")))?;
         let base_font = format!("{}+{FONT_NAME}", self.tag());
 
-        let mut file = Stream::new(
-            dictionary! { "Length1" => subset.len() as i64 },
-            deflate(&subset)?,
-        );
+        let mut file = Stream::new(dictionary! { "Length1" => subset.len() as i64 }, deflate(&subset)?);
         file.dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         let file_id = doc.add_object(file);
 
@@ -152,7 +149,10 @@ impl FontSubset {
             "CIDToGIDMap" => "Identity",
         });
 
-        let to_unicode = Stream::new(dictionary! { "Filter" => "FlateDecode" }, deflate(self.cmap().as_bytes())?);
+        let to_unicode = Stream::new(
+            dictionary! { "Filter" => "FlateDecode" },
+            deflate(self.cmap().as_bytes())?,
+        );
         let to_unicode_id = doc.add_object(to_unicode);
         Ok(doc.add_object(dictionary! {
             "Type" => "Font",
@@ -194,7 +194,8 @@ pub(crate) fn cid_string(text: &EncodedText) -> Object {
 
 /// zlib (FlateDecode) compression.
 pub(crate) fn deflate(data: &[u8]) -> PadesResult<Vec<u8>> {
-    let mut enc = flate2::write::ZlibEncoder::new(Vec::with_capacity(data.len() / 2 + 64), flate2::Compression::default());
+    let mut enc =
+        flate2::write::ZlibEncoder::new(Vec::with_capacity(data.len() / 2 + 64), flate2::Compression::default());
     enc.write_all(data)
         .and_then(|()| enc.finish())
         .map_err(|e| PadesError::Appearance(format!("compressing a stream failed: {e}")))

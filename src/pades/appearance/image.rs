@@ -46,7 +46,9 @@ pub(crate) fn decode_png(bytes: &[u8]) -> PadesResult<Image> {
     }
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(bad)?;
-    let size = reader.output_buffer_size().ok_or_else(|| bad("the image is too large"))?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| bad("the image is too large"))?;
     let mut buf = vec![0; size];
     let frame = reader.next_frame(&mut buf).map_err(bad)?;
     buf.truncate(frame.buffer_size());
@@ -163,7 +165,12 @@ mod tests {
 
     #[test]
     fn oversized_and_garbage_images_are_refused() {
-        let big = png(MAX_IMAGE_SIDE + 1, 1, png::ColorType::Grayscale, &vec![0; MAX_IMAGE_SIDE as usize + 1]);
+        let big = png(
+            MAX_IMAGE_SIDE + 1,
+            1,
+            png::ColorType::Grayscale,
+            &vec![0; MAX_IMAGE_SIDE as usize + 1],
+        );
         let err = decode_png(&big).expect_err("too wide");
         assert!(err.to_string().contains("4097×1"), "{err}");
         assert!(decode_png(b"\x89PNG\r\n\x1a\nnot really").is_err());

@@ -70,7 +70,11 @@ fn text_ops(ops: &mut Vec<Operation>, text: &EncodedText, size: f32, x: f32, bas
 /// The largest box of `aspect` (width/height) centred in `area`.
 fn fit_image(aspect: f32, area: Rect) -> Rect {
     let (w, h) = (area.width(), area.height());
-    let (iw, ih) = if w / h > aspect { (h * aspect, h) } else { (w, w / aspect) };
+    let (iw, ih) = if w / h > aspect {
+        (h * aspect, h)
+    } else {
+        (w, w / aspect)
+    };
     let x1 = area.x1 + (w - iw) / 2.0;
     let y1 = area.y1 + (h - ih) / 2.0;
     Rect {
@@ -86,7 +90,14 @@ fn image_ops(ops: &mut Vec<Operation>, r: Rect) {
         Operation::new("q", vec![]),
         Operation::new(
             "cm",
-            vec![num(r.width()), num(0.0), num(0.0), num(r.height()), num(r.x1), num(r.y1)],
+            vec![
+                num(r.width()),
+                num(0.0),
+                num(0.0),
+                num(r.height()),
+                num(r.x1),
+                num(r.y1),
+            ],
         ),
         Operation::new("Do", vec![Object::Name(b"Im1".to_vec())]),
         Operation::new("Q", vec![]),
@@ -123,7 +134,11 @@ pub(crate) fn leader(width: f32, height: f32, image: Image, position: &[String],
         name_baseline + size * ASCENT + PAD
     };
     if image_top - image_bottom < 12.0 || inner < 12.0 {
-        return Err(too_small("signature image between the position and the name", width, height));
+        return Err(too_small(
+            "signature image between the position and the name",
+            width,
+            height,
+        ));
     }
     let image_box = fit_image(
         image.aspect(),

@@ -92,7 +92,12 @@ fn signed_widgets(doc: &Document) -> Vec<(ObjectId, &Dictionary)> {
         if !is_sig || !d.has(b"V") {
             continue;
         }
-        match d.get(b"Kids").ok().and_then(|k| resolve(doc, k)).and_then(|k| k.as_array().ok()) {
+        match d
+            .get(b"Kids")
+            .ok()
+            .and_then(|k| resolve(doc, k))
+            .and_then(|k| k.as_array().ok())
+        {
             Some(kids) => {
                 for kid in kids {
                     if let Some((kid_id, kd)) = kid
