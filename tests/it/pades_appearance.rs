@@ -631,3 +631,59 @@ fn bad_appearance_inputs_fail_with_one_line() {
         assert!(!out.exists(), "nothing written for {args:?}");
     }
 }
+
+#[test]
+fn explicit_page_and_rect_are_used_and_invisible_signatures_embed_no_font() {
+    let cert = pades::load_certificates(&std::fs::read(certs("leader-ec.pem")).expect("cert"))
+        .expect("parse")
+        .remove(0);
+    let chain = pades::load_certificates(&std::fs::read(certs("sub-ca.pem")).expect("chain")).expect("chain");
+    let key =
+        SigningKey::from_bytes(&std::fs::read(certs("leader-ec.key.pem")).expect("key"), None, &cert).expect("key");
+    let input = sample_pdf(3);
+    let mut opts = SignOptions::at(DateTime::parse_from_rfc3339("2026-03-05T14:30:05+07:00").expect("time"));
+    let invisible = pades::sign_pdf(&input, &key, &cert, &chain, &opts).expect("sign");
+    let update = &invisible[input.len()..];
+    assert!(
+        !update.windows(9).any(|w| w == b"FontFile2"),
+        "no font in an invisible signature"
+    );
+    assert_eq!(widgets(&invisible)[0].rect, [0.0; 4]);
+
+    opts.appearance = Some(Appearance {
+        kind: AppearanceKind::Leader {
+            image: signature_png(),
+            position: vec!["CỤC TRƯỞNG".into()],
+            name: "Trần Thị Bình".into(),
+        },
+        page: Some(2),
+        rect: Some("100,200,300,330".parse().expect("rect")),
+    });
+    let signed = pades::sign_pdf(&input, &key, &cert, &chain, &opts).expect("sign");
+    let ws = widgets(&signed);
+    assert_eq!((ws[0].page, ws[0].rect), (2, [100.0, 200.0, 300.0, 330.0]));
+    let img = ws[0].image.expect("image");
+    assert!(
+        img[0] >= 100.0 && img[2] <= 300.0 && img[1] > 200.0 && img[3] < 330.0,
+        "{img:?}"
+    );
+    // The font is a subset: far smaller than the 393 KB Liberation Serif.
+    let update = signed.len() - input.len();
+    assert!(
+        update < 2 * pades::DEFAULT_CONTENTS_SIZE + 40_000,
+        "update of {update} bytes"
+    );
+
+    // A seal with an explicit rectangle needs no leader signature.
+    opts.appearance = Some(Appearance {
+        kind: AppearanceKind::Seal {
+            image: seal_png(),
+            size_mm: 36.0,
+        },
+        page: Some(1),
+        rect: Some("50,50,150,150".parse().expect("rect")),
+    });
+    let sealed = pades::sign_pdf(&input, &key, &cert, &chain, &opts).expect("seal with --rect");
+    let ws = widgets(&sealed);
+    assert_eq!((ws[0].page, ws[0].image), (1, Some([50.0, 50.0, 150.0, 150.0])));
+}
