@@ -4,6 +4,7 @@ pub mod archive;
 pub mod axis;
 mod commands;
 mod pdf;
+mod pdf_appearance;
 mod pdf_ltv;
 pub mod pki;
 

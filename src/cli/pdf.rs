@@ -82,6 +82,14 @@ impl Level {
 pub enum Appearance {
     /// An invisible signature (a field with an empty rectangle).
     None,
+    /// The leader's signature: --image between --position and --name (NĐ 30 box 7).
+    Leader,
+    /// The organisation's seal (--image, --seal-size-mm) over the left third of the leader's
+    /// signature image (NĐ 30 box 8).
+    Seal,
+    /// The organisation's signature on an attachment: --agency, --number-symbol and the signing
+    /// time as text at the top right of page 1.
+    Attachment,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +116,8 @@ pub struct SignArgs {
     pub tsa: Option<String>,
     #[arg(long, value_enum, default_value = "none")]
     pub appearance: Appearance,
+    #[command(flatten)]
+    pub look: Box<super::pdf_appearance::AppearanceArgs>,
     /// Name of the new signature field (default: the first free SignatureN).
     #[arg(long, value_name = "NAME")]
     pub field: Option<String>,
@@ -149,7 +159,6 @@ pub fn run(cmd: PdfCommand) -> Result<ExitCode> {
 }
 
 fn sign(args: SignArgs) -> Result<ExitCode> {
-    let Appearance::None = args.appearance;
     let pin = match &args.pin_file {
         Some(path) => {
             let text = Zeroizing::new(String::from_utf8(read(path, "PIN file")?).context("the PIN file is not UTF-8")?);
@@ -188,6 +197,7 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         reason: args.reason,
         location: args.location,
         contents_size: args.contents_size,
+        appearance: super::pdf_appearance::build(args.appearance, &args.look, cert)?,
     };
     let signed = match args.level {
         Level::BB => pades::sign_pdf(&pdf, &key, cert, &chain, &opts).map_err(anyhow::Error::from),
@@ -278,6 +288,7 @@ fn prepare(args: PrepareArgs) -> Result<ExitCode> {
         reason: args.reason,
         location: args.location,
         contents_size: args.contents_size,
+        appearance: None,
     };
     let prepared = external::prepare(
         read(&args.input, "PDF")?,

@@ -15,8 +15,11 @@
 //!          the signed attributes to sign and a handle; complete checks and embeds the answer
 //! pdf    ─ the incremental update: signature field + widget + dictionary with fixed-size
 //!          placeholders, then the byte range, the digest and the CMS patched in place
+//! appearance ─ visible signatures per NĐ 30 (leader, seal, attachment): font subset, images,
+//!          placement; nothing of it runs for an invisible signature
 //! ```
 
+pub mod appearance;
 pub mod cms;
 pub mod external;
 pub mod keys;
@@ -28,6 +31,7 @@ pub mod verify;
 use chrono::{DateTime, FixedOffset};
 use x509_cert::Certificate;
 
+pub use appearance::{Appearance, AppearanceKind};
 pub use keys::{from_pkcs12, load_certificates, Pkcs12Bundle, SigningKey};
 pub use verify::{load_crls, verify_pdf, Verdict, VerificationReport, VerifyOptions};
 
@@ -72,6 +76,8 @@ pub enum PadesError {
     Timestamp(String),
     #[error("validation data (B-LT): {0}")]
     ValidationData(String),
+    #[error("appearance: {0}")]
+    Appearance(String),
 }
 
 pub type PadesResult<T> = Result<T, PadesError>;
@@ -87,6 +93,8 @@ pub struct SignOptions {
     pub location: Option<String>,
     /// Bytes reserved for the CMS (see [`DEFAULT_CONTENTS_SIZE`]).
     pub contents_size: usize,
+    /// A visible appearance (NĐ 30); `None` adds an invisible signature.
+    pub appearance: Option<Appearance>,
 }
 
 impl SignOptions {
@@ -97,6 +105,7 @@ impl SignOptions {
             reason: None,
             location: None,
             contents_size: DEFAULT_CONTENTS_SIZE,
+            appearance: None,
         }
     }
 }

@@ -95,9 +95,26 @@ pub(crate) fn prepare(pdf: Vec<u8>, opts: &SignOptions) -> PadesResult<Prepared>
     prepare_kind(pdf, opts, DictKind::Signature)
 }
 
+/// [`drop_stream_data`], but keeping small form XObjects: placing a seal reads the leader's
+/// appearance stream to find its image.
+fn drop_stream_data_but_forms(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)> {
+    if let Object::Stream(stream) = obj {
+        let form = stream.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Form");
+        if form && stream.content.len() <= super::appearance::MAX_FORM_BYTES {
+            return Some((id, obj.clone()));
+        }
+    }
+    drop_stream_data(id, obj)
+}
+
 pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> PadesResult<Prepared> {
+    let reads_forms = opts.appearance.as_ref().is_some_and(|a| a.reads_earlier_appearances());
     let options = LoadOptions {
-        filter: Some(drop_stream_data),
+        filter: Some(if reads_forms {
+            drop_stream_data_but_forms
+        } else {
+            drop_stream_data
+        }),
         ..LoadOptions::default()
     };
     let doc = Document::load_mem_with_options(&pdf, options).map_err(pdf_err)?;
@@ -107,7 +124,14 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
     if doc.xref_start == 0 {
         return Err(PadesError::Damaged);
     }
-    let page_id = *doc.get_pages().values().next().ok_or(PadesError::NoPages)?;
+    let mut page_id = *doc.get_pages().values().next().ok_or(PadesError::NoPages)?;
+    let placed = match &opts.appearance {
+        Some(a) => Some(super::appearance::place(&doc, a, &opts.signing_time)?),
+        None => None,
+    };
+    if let Some(p) = &placed {
+        page_id = p.page_id;
+    }
     let catalog_id = doc
         .trailer
         .get(b"Root")
@@ -195,7 +219,14 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
     widget.set("FT", Object::Name(b"Sig".to_vec()));
     widget.set("T", text_string(&name));
     widget.set("V", Object::Reference(sig_id));
-    widget.set("Rect", Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()]));
+    match &placed {
+        Some(p) => {
+            widget.set("Rect", p.rect_object());
+            let form = p.write(new)?;
+            widget.set("AP", lopdf::dictionary! { "N" => form });
+        }
+        None => widget.set("Rect", Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()])),
+    }
     widget.set("F", Object::Integer(WIDGET_FLAGS));
     widget.set("P", Object::Reference(page_id));
     let widget_id = new.add_object(widget);

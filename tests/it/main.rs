@@ -15,6 +15,7 @@ mod edxml_cli;
 mod edxml_dsig;
 mod jobs;
 mod objects_s3;
+mod pades_appearance;
 mod pades_external;
 mod pades_ltv;
 mod pades_sign;
