@@ -111,6 +111,10 @@ pub fn pdf_text(pdf: &[u8], limits: &Limits) -> Outcome {
             continue;
         };
         append_normalised(&mut text, &chunk);
+        // Pages never run into each other.
+        if !text.is_empty() && !text.ends_with(['\n', ' ']) {
+            text.push('\n');
+        }
         if text.len() >= limits.max_text_bytes {
             let mut cut = limits.max_text_bytes;
             while !text.is_char_boundary(cut) {
@@ -158,7 +162,9 @@ mod tests {
         let mut out = String::new();
         // "Quyết" written with a combining acute accent (NFD-ish) becomes the precomposed form.
         append_normalised(&mut out, "Quye\u{0302}\u{0301}t   định\n\n số");
-        assert_eq!(out, "Quyết định\nsố\n");
+        assert_eq!(out, "Quyết định\nsố");
+        append_normalised(&mut out, "  \n");
+        assert_eq!(out, "Quyết định\nsố\n", "trailing whitespace becomes one line break");
     }
 
     #[test]
