@@ -200,7 +200,8 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         appearance: super::pdf_appearance::build(args.appearance, &args.look, cert)?,
     };
     let signed = match args.level {
-        Level::BB => pades::sign_pdf(&pdf, &key, cert, &chain, &opts).map_err(anyhow::Error::from),
+        // By value: the file becomes the output's prefix without a second copy in memory.
+        Level::BB => pades::sign_pdf_owned(pdf, &key, cert, &chain, &opts).map_err(anyhow::Error::from),
         level => super::pdf_ltv::sign_at_level(pdf, &key, cert, &chain, &opts, level, args.tsa.as_deref()),
     }
     .with_context(|| format!("{}", args.input.display()))?;
