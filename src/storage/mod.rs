@@ -199,9 +199,11 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration) -> AnyPoolOptions {
         .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
+                // The busy timeout first: setting the journal mode takes a lock, and another
+                // process (the server, while a CLI command opens the same file) may hold one.
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 Ok(())
             })
