@@ -16,7 +16,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use der::{Decode, Encode};
-use lopdf::{dictionary, Object, Stream};
 use serde_json::Value;
 
 use crate::common;
@@ -104,28 +103,9 @@ fn tool(cmd: &str, arg: &str) -> Option<()> {
     }
 }
 
+/// A one-page PDF (the shared test document).
 fn sample_pdf() -> Vec<u8> {
-    let mut doc = lopdf::Document::with_version("1.7");
-    let pages_id = doc.new_object_id();
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
-        b"BT /F1 12 Tf 72 760 Td (Quyet dinh so 42/QD-BTP) Tj ET".to_vec(),
-    ));
-    let font_id = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("save");
-    out
+    crate::pades_support::sample_pdf(1)
 }
 
 struct Work {
