@@ -127,6 +127,11 @@ pub struct SignArgs {
     /// /Location of the signature dictionary.
     #[arg(long)]
     pub location: Option<String>,
+    /// Certify the document (DocMDP) with permission level P: 1 = no changes, 2 = form filling
+    /// and signing pre-created fields, 3 = also annotations. Only a document's first signature
+    /// may certify it.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub certify: Option<u8>,
     /// Bytes reserved for the CMS in /Contents.
     #[arg(long, value_name = "BYTES", default_value_t = pades::DEFAULT_CONTENTS_SIZE)]
     pub contents_size: usize,
@@ -198,6 +203,7 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
         location: args.location,
         contents_size: args.contents_size,
         appearance: super::pdf_appearance::build(args.appearance, &args.look, cert)?,
+        certify: certify_level(args.certify),
     };
     let signed = match args.level {
         // By value: the file becomes the output's prefix without a second copy in memory.
@@ -207,10 +213,11 @@ fn sign(args: SignArgs) -> Result<ExitCode> {
     .with_context(|| format!("{}", args.input.display()))?;
     write_atomically(&args.output, &signed)?;
     println!(
-        "signed {} → {} (PAdES {}, {} bytes)",
+        "signed {} → {} (PAdES {}{}, {} bytes)",
         args.input.display(),
         args.output.display(),
         args.level.name(),
+        args.certify.map(|p| format!(", certified P={p}")).unwrap_or_default(),
         signed.len()
     );
     Ok(ExitCode::SUCCESS)
@@ -237,6 +244,11 @@ pub struct PrepareArgs {
     pub reason: Option<String>,
     #[arg(long)]
     pub location: Option<String>,
+    /// Certify the document (DocMDP) with permission level P: 1 = no changes, 2 = form filling
+    /// and signing pre-created fields, 3 = also annotations. Only a document's first signature
+    /// may certify it.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub certify: Option<u8>,
     /// Bytes reserved for the CMS in /Contents.
     #[arg(long, value_name = "BYTES", default_value_t = pades::DEFAULT_CONTENTS_SIZE)]
     pub contents_size: usize,
@@ -265,6 +277,10 @@ const HANDLE_JSON: &str = "handle.json";
 const PREPARED_PDF: &str = "prepared.pdf";
 const TO_SIGN: &str = "to-sign.der";
 
+fn certify_level(p: Option<u8>) -> Option<pades::MdpPerm> {
+    p.and_then(|p| pades::MdpPerm::from_level(i64::from(p)))
+}
+
 fn load_chain(paths: &[PathBuf]) -> Result<Vec<x509_cert::Certificate>> {
     let mut chain = Vec::new();
     for path in paths {
@@ -290,6 +306,7 @@ fn prepare(args: PrepareArgs) -> Result<ExitCode> {
         location: args.location,
         contents_size: args.contents_size,
         appearance: None,
+        certify: certify_level(args.certify),
     };
     let prepared = external::prepare(
         read(&args.input, "PDF")?,
@@ -323,6 +340,14 @@ fn prepare(args: PrepareArgs) -> Result<ExitCode> {
         }))?
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn certification_text(p: u8) -> &'static str {
+    match p {
+        1 => "no changes allowed",
+        2 => "form filling and signing allowed",
+        _ => "form filling, signing and annotations allowed",
+    }
 }
 
 /// Binary as given, or decoded from PEM, hex or base64 text.
@@ -416,6 +441,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             if let Some(level) = &s.level {
                 println!("  level: PAdES {level}");
             }
+            if let Some(p) = s.certification {
+                println!("  certification: DocMDP P={p} ({})", certification_text(p));
+            }
             if let Some(ts) = &s.timestamp {
                 println!(
                     "  time-stamp: {} by {}; TSA revocation: {}",
@@ -425,6 +453,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             for r in &s.reasons {
                 println!("  - {r}");
             }
+        }
+        for r in &report.reasons {
+            println!("document: {r}");
         }
         for problem in &unavailable {
             println!("online: {problem}");

@@ -78,6 +78,8 @@ pub enum PadesError {
     ValidationData(String),
     #[error("appearance: {0}")]
     Appearance(String),
+    #[error("certification: {0}")]
+    Certification(String),
 }
 
 pub type PadesResult<T> = Result<T, PadesError>;
@@ -95,6 +97,38 @@ pub struct SignOptions {
     pub contents_size: usize,
     /// A visible appearance (NĐ 30); `None` adds an invisible signature.
     pub appearance: Option<Appearance>,
+    /// Make this a certification signature (DocMDP) with these permissions. Only the first
+    /// signature of a document may certify it.
+    pub certify: Option<MdpPerm>,
+}
+
+/// DocMDP permissions of a certification signature (ISO 32000-1 12.8.2.2, `/P`): which changes
+/// later incremental updates may make. DSS and document time-stamp updates are always allowed
+/// (ISO 32000-2 12.8.5.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MdpPerm {
+    /// P=1: no changes at all; no further signatures.
+    NoChanges = 1,
+    /// P=2: filling in forms and signing (existing signature fields).
+    FormFilling = 2,
+    /// P=3: form filling, signing, and creating, deleting and changing annotations.
+    Annotations = 3,
+}
+
+impl MdpPerm {
+    /// The `/P` value 1, 2 or 3.
+    pub fn from_level(p: i64) -> Option<Self> {
+        match p {
+            1 => Some(Self::NoChanges),
+            2 => Some(Self::FormFilling),
+            3 => Some(Self::Annotations),
+            _ => None,
+        }
+    }
+
+    pub fn level(self) -> u8 {
+        self as u8
+    }
 }
 
 impl SignOptions {
@@ -106,6 +140,7 @@ impl SignOptions {
             location: None,
             contents_size: DEFAULT_CONTENTS_SIZE,
             appearance: None,
+            certify: None,
         }
     }
 }

@@ -153,11 +153,30 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
         Ok(Object::Array(a)) => (None, a.clone()),
         _ => (None, Vec::new()),
     };
+    if kind == DictKind::Signature {
+        check_certification(&doc, opts)?;
+    }
     let taken = field_names(&doc, &fields);
-    let name = match &opts.field_name {
-        Some(n) if taken.iter().any(|t| t == n.as_bytes()) => {
-            return Err(PadesError::Pdf(format!("a field named \"{n}\" already exists")))
+    // A pre-created, still empty signature field of that name is signed in place (a document
+    // certified with P=2 allows signing existing fields but not creating new ones).
+    let empty_field = match &opts.field_name {
+        Some(n) if taken.iter().any(|t| t == n.as_bytes()) => Some(empty_signature_field(&doc, &fields, n)?),
+        _ => None,
+    };
+    if empty_field.is_none() && placed.is_some() && kind == DictKind::Signature {
+        if let Some(cert) = super::verify::docmdp_of(&doc) {
+            return Err(PadesError::Certification(format!(
+                "the document is certified (P={}): a new visible signature field would be a modification; sign a pre-created field or sign invisibly",
+                cert.raw
+            )));
         }
+    }
+    if empty_field.is_some() && placed.is_some() {
+        return Err(PadesError::Appearance(
+            "signing a pre-created field keeps that field's own appearance; sign it without --appearance".into(),
+        ));
+    }
+    let name = match &opts.field_name {
         Some(n) => n.clone(),
         None => (1..)
             .map(|i| format!("Signature{i}"))
@@ -172,6 +191,12 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
         ),
         Ok(Object::Array(a)) => (None, a.clone()),
         _ => (None, Vec::new()),
+    };
+    let perms = match (opts.certify, catalog.get(b"Perms")) {
+        (None, _) => None,
+        (Some(_), Ok(Object::Reference(id))) => Some((Some(*id), doc.get_dictionary(*id).map_err(pdf_err)?.clone())),
+        (Some(_), Ok(Object::Dictionary(d))) => Some((None, d.clone())),
+        (Some(_), _) => Some((None, Dictionary::new())),
     };
 
     let prev_len = pdf.len();
@@ -210,42 +235,65 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
         if let Some(location) = &opts.location {
             sig.set("Location", text_string(location));
         }
+        if let Some(perm) = opts.certify {
+            sig.set("Reference", Object::Array(vec![Object::Dictionary(docmdp_reference(perm))]));
+        }
     }
     let sig_id = new.add_object(sig);
 
-    let mut widget = Dictionary::new();
-    widget.set("Type", Object::Name(b"Annot".to_vec()));
-    widget.set("Subtype", Object::Name(b"Widget".to_vec()));
-    widget.set("FT", Object::Name(b"Sig".to_vec()));
-    widget.set("T", text_string(&name));
-    widget.set("V", Object::Reference(sig_id));
-    match &placed {
-        Some(p) => {
-            widget.set("Rect", p.rect_object());
-            let form = p.write(new)?;
-            widget.set("AP", lopdf::dictionary! { "N" => form });
+    if let Some((field_id, mut field)) = empty_field {
+        field.set("V", Object::Reference(sig_id));
+        new.set_object(field_id, field);
+    } else {
+        let mut widget = Dictionary::new();
+        widget.set("Type", Object::Name(b"Annot".to_vec()));
+        widget.set("Subtype", Object::Name(b"Widget".to_vec()));
+        widget.set("FT", Object::Name(b"Sig".to_vec()));
+        widget.set("T", text_string(&name));
+        widget.set("V", Object::Reference(sig_id));
+        match &placed {
+            Some(p) => {
+                widget.set("Rect", p.rect_object());
+                let form = p.write(new)?;
+                widget.set("AP", lopdf::dictionary! { "N" => form });
+            }
+            None => widget.set("Rect", Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()])),
         }
-        None => widget.set("Rect", Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()])),
+        widget.set("F", Object::Integer(WIDGET_FLAGS));
+        widget.set("P", Object::Reference(page_id));
+        let widget_id = new.add_object(widget);
+
+        annots.push(Object::Reference(widget_id));
+        set_array(new, &mut page, b"Annots", annots_id, annots);
+        new.set_object(page_id, page);
+
+        fields.push(Object::Reference(widget_id));
+        set_array(new, &mut acro, b"Fields", fields_id, fields);
     }
-    widget.set("F", Object::Integer(WIDGET_FLAGS));
-    widget.set("P", Object::Reference(page_id));
-    let widget_id = new.add_object(widget);
-
-    annots.push(Object::Reference(widget_id));
-    set_array(new, &mut page, b"Annots", annots_id, annots);
-    new.set_object(page_id, page);
-
-    fields.push(Object::Reference(widget_id));
-    set_array(new, &mut acro, b"Fields", fields_id, fields);
     acro.set("SigFlags", Object::Integer(SIG_FLAGS));
+    let mut catalog = catalog;
+    let mut catalog_changed = false;
     match acro_id {
         Some(id) => new.set_object(id, acro),
         None => {
             let id = new.add_object(acro);
-            let mut catalog = catalog;
             catalog.set("AcroForm", Object::Reference(id));
-            new.set_object(catalog_id, catalog);
+            catalog_changed = true;
         }
+    }
+    // Certification: the catalog's /Perms /DocMDP names this signature dictionary.
+    if let Some((perms_id, mut perms)) = perms {
+        perms.set("DocMDP", Object::Reference(sig_id));
+        match perms_id {
+            Some(id) => new.set_object(id, perms),
+            None => {
+                catalog.set("Perms", Object::Dictionary(perms));
+                catalog_changed = true;
+            }
+        }
+    }
+    if catalog_changed {
+        new.set_object(catalog_id, catalog);
     }
 
     let mut bytes = Vec::with_capacity(prev_len + 2 * opts.contents_size + 8192);
@@ -253,6 +301,56 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
         .map_err(|e| PadesError::Pdf(format!("writing the update failed: {e}")))?;
     drop(inc);
     locate(bytes, prev_len, opts.contents_size)
+}
+
+/// `<< /Type /SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P n /V /1.2 >> >>`.
+fn docmdp_reference(perm: super::MdpPerm) -> Dictionary {
+    let mut params = Dictionary::new();
+    params.set("Type", Object::Name(b"TransformParams".to_vec()));
+    params.set("P", Object::Integer(i64::from(perm.level())));
+    params.set("V", Object::Name(b"1.2".to_vec()));
+    let mut reference = Dictionary::new();
+    reference.set("Type", Object::Name(b"SigRef".to_vec()));
+    reference.set("TransformMethod", Object::Name(b"DocMDP".to_vec()));
+    reference.set("TransformParams", Object::Dictionary(params));
+    reference
+}
+
+/// Refuses to certify a signed document and to sign one certified with P=1.
+fn check_certification(doc: &Document, opts: &SignOptions) -> PadesResult<()> {
+    if let Some(cert) = super::verify::docmdp_of(doc) {
+        if cert.perm == Some(super::MdpPerm::NoChanges) {
+            return Err(PadesError::Certification(
+                "the document is certified with P=1 (no changes allowed); it cannot be signed again".into(),
+            ));
+        }
+    }
+    if opts.certify.is_some() && !super::verify::signature_dictionaries(doc).is_empty() {
+        return Err(PadesError::Certification(
+            "the document is already signed; only its first signature may certify it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The top-level field named `name`, which must be an unsigned signature field held in its own
+/// object: (its id, a copy of its dictionary).
+fn empty_signature_field(doc: &Document, fields: &[Object], name: &str) -> PadesResult<(ObjectId, Dictionary)> {
+    let taken = || PadesError::Pdf(format!("a field named \"{name}\" already exists"));
+    for f in fields {
+        let Ok(id) = f.as_reference() else { continue };
+        let Ok(field) = doc.get_dictionary(id) else { continue };
+        let named = field.get(b"T").and_then(Object::as_str).ok() == Some(name.as_bytes());
+        if !named {
+            continue;
+        }
+        let is_sig = field.get(b"FT").and_then(Object::as_name).ok() == Some(b"Sig".as_slice());
+        if !is_sig || field.has(b"V") {
+            return Err(taken());
+        }
+        return Ok((id, field.clone()));
+    }
+    Err(taken())
 }
 
 /// Puts `items` back where the array lived: its own object when it had one, else inline.

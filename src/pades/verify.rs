@@ -16,7 +16,13 @@
 //! its own entry (`kind: document_timestamp`). Revocation uses OCSP responses (DSS) before CRLs.
 //! Each signature reports the level reached (B-B, B-T, B-LT, B-LTA).
 //! Data fetched online (`vanthu pdf verify --online`) comes in through [`verify_pdf_with`].
-//! Not yet covered: DocMDP permission levels.
+//!
+//! Certification (DocMDP): the catalog's `/Perms /DocMDP` names the certification signature,
+//! whose `/Reference` carries the permission level `P`. That signature is reported with
+//! `certification: Some(P)`, must be the document's first signature, and the level governs what
+//! later revisions may change for every signature of the document: P=1 only validation data
+//! (DSS, document time-stamps); P=2 also form filling and signing pre-created signature fields;
+//! P=3 also annotations. A violation makes the certification signature invalid.
 
 use std::collections::HashSet;
 
@@ -92,6 +98,8 @@ pub struct SignatureReport {
     pub byte_range: Vec<i64>,
     /// Whether this signature covers the whole file (no later revision).
     pub covers_whole_file: bool,
+    /// The DocMDP permission level `P` (1, 2 or 3) when this is the certification signature.
+    pub certification: Option<u8>,
     /// What later revisions changed, when they changed more than signing and validation data.
     pub modifications: Vec<String>,
     pub revocation: String,
@@ -114,6 +122,9 @@ pub struct VerificationReport {
     pub validation_time: String,
     pub signatures: Vec<SignatureReport>,
     pub verdict: Verdict,
+    /// Problems of the document as a whole (e.g. a `/Perms /DocMDP` that names no signature).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// What a verification trusts and when it validates.
@@ -171,12 +182,48 @@ pub fn verify_pdf_with(
             .extend(extra.crls.iter().filter_map(|d| CertificateList::from_der(d).ok()));
         &with_extra
     };
-    let mut signatures = Vec::new();
-    for (field, sig) in signature_dictionaries(&doc) {
-        signatures.push(verify_one(pdf, &doc, field, &sig, &dss, opts));
-    }
-    if signatures.is_empty() {
+    let entries = signature_entries(&doc);
+    if entries.is_empty() {
         return Err(PadesError::Pdf("the PDF has no signatures".into()));
+    }
+    let mdp = docmdp_of(&doc);
+    let policy = ChangePolicy::of(mdp.as_ref().and_then(|m| m.perm));
+    let mut reasons = Vec::new();
+    // Which entry the catalog's /Perms /DocMDP names, and the first signature of the document.
+    let certifying = mdp.as_ref().and_then(|m| {
+        entries
+            .iter()
+            .position(|(_, id, _)| m.sig_id.is_some() && *id == m.sig_id)
+    });
+    if mdp.is_some() && certifying.is_none() {
+        reasons.push("/Perms /DocMDP does not name any signature of the document".into());
+    }
+    let first = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, _, sig))| Some((i, revision_end(sig)?)))
+        .min_by_key(|&(_, end)| end)
+        .map(|(i, _)| i);
+    let mut signatures = Vec::new();
+    for (i, (field, _, sig)) in entries.iter().enumerate() {
+        let certification = if Some(i) == certifying {
+            Some(Certification {
+                level: mdp.as_ref().and_then(|m| m.perm).map(super::MdpPerm::level),
+                raw: mdp.as_ref().map_or(0, |m| m.raw),
+                first: first == Some(i),
+            })
+        } else {
+            None
+        };
+        let ctx = DocContext { policy, certification };
+        let mut report = verify_one(pdf, &doc, field.clone(), sig, &dss, opts, &ctx);
+        if certification.is_none() && has_docmdp_reference(sig) {
+            report
+                .reasons
+                .push("the signature claims to certify the document (DocMDP) but /Perms /DocMDP does not name it".into());
+            report.verdict = Verdict::Invalid;
+        }
+        signatures.push(report);
     }
     // B-LTA: a B-LT signature followed by a valid document time-stamp over a later revision.
     let stamped_ends: Vec<i64> = signatures
@@ -190,7 +237,7 @@ pub fn verify_pdf_with(
             s.level = Some("B-LTA".into());
         }
     }
-    let verdict = if signatures.iter().any(|s| s.verdict == Verdict::Invalid) {
+    let verdict = if !reasons.is_empty() || signatures.iter().any(|s| s.verdict == Verdict::Invalid) {
         Verdict::Invalid
     } else if signatures.iter().any(|s| s.verdict == Verdict::Indeterminate) {
         Verdict::Indeterminate
@@ -201,11 +248,138 @@ pub fn verify_pdf_with(
         validation_time: opts.at.to_rfc3339(),
         signatures,
         verdict,
+        reasons,
     })
+}
+
+/// The certification signature: its DocMDP level, as read (`raw`), and whether it is the
+/// document's first signature.
+#[derive(Clone, Copy, Debug)]
+struct Certification {
+    level: Option<u8>,
+    raw: i64,
+    first: bool,
+}
+
+/// What one signature's checks need to know about the document.
+struct DocContext {
+    policy: ChangePolicy,
+    certification: Option<Certification>,
+}
+
+/// What later revisions may change besides validation data (DSS, document time-stamps).
+#[derive(Clone, Copy, Debug)]
+struct ChangePolicy {
+    /// Signatures may be added.
+    signatures: bool,
+    /// New visible signature fields may be created (invisible ones always may, as pyHanko
+    /// and Acrobat allow; pyHanko refuses new visible ones after a certification).
+    new_visible_signature_fields: bool,
+    /// Form fields other than signatures may be filled in.
+    form_filling: bool,
+    /// Annotations (not widgets) may be created, deleted and changed.
+    annotations: bool,
+}
+
+impl ChangePolicy {
+    /// Without certification: signatures in new fields (and nothing else); with it, per `P`
+    /// (an unreadable `P` allows nothing).
+    fn of(perm: Option<super::MdpPerm>) -> Self {
+        use super::MdpPerm::*;
+        let (signatures, new_visible_signature_fields, form_filling, annotations) = match perm {
+            None => (true, true, false, false),
+            Some(NoChanges) => (false, false, false, false),
+            Some(FormFilling) => (true, false, true, false),
+            Some(Annotations) => (true, false, true, true),
+        };
+        Self {
+            signatures,
+            new_visible_signature_fields,
+            form_filling,
+            annotations,
+        }
+    }
+}
+
+/// The certification of a document: `/Perms /DocMDP` and the `P` of its DocMDP reference.
+#[derive(Clone, Debug)]
+pub(crate) struct DocMdp {
+    /// The signature dictionary /Perms /DocMDP refers to (`None` when it is not a reference).
+    pub sig_id: Option<lopdf::ObjectId>,
+    /// The permission level; `None` when `P` is not 1, 2 or 3.
+    pub perm: Option<super::MdpPerm>,
+    /// `P` as written (2 when absent, as ISO 32000 says).
+    pub raw: i64,
+}
+
+/// Reads the catalog's `/Perms /DocMDP`, if any.
+pub(crate) fn docmdp_of(doc: &Document) -> Option<DocMdp> {
+    let perms = doc
+        .catalog()
+        .ok()?
+        .get(b"Perms")
+        .ok()
+        .and_then(|p| doc.dereference(p).ok())
+        .and_then(|(_, p)| p.as_dict().ok())?;
+    let entry = perms.get(b"DocMDP").ok()?;
+    let sig_id = entry.as_reference().ok();
+    let raw = doc
+        .dereference(entry)
+        .ok()
+        .and_then(|(_, s)| s.as_dict().ok())
+        .and_then(|sig| docmdp_p(doc, sig))
+        .unwrap_or(0);
+    Some(DocMdp {
+        sig_id,
+        perm: super::MdpPerm::from_level(raw),
+        raw,
+    })
+}
+
+/// The `P` of a signature dictionary's DocMDP transform (2 when `/P` is absent).
+fn docmdp_p(doc: &Document, sig: &lopdf::Dictionary) -> Option<i64> {
+    let refs = sig
+        .get(b"Reference")
+        .ok()
+        .and_then(|r| doc.dereference(r).ok())
+        .and_then(|(_, r)| r.as_array().ok())?;
+    refs.iter()
+        .filter_map(|r| doc.dereference(r).ok().and_then(|(_, r)| r.as_dict().ok()))
+        .find(|r| r.get(b"TransformMethod").and_then(Object::as_name).ok() == Some(b"DocMDP".as_slice()))
+        .map(|r| {
+            r.get(b"TransformParams")
+                .ok()
+                .and_then(|p| doc.dereference(p).ok())
+                .and_then(|(_, p)| p.as_dict().ok())
+                .and_then(|p| p.get(b"P").ok())
+                .map_or(2, |p| p.as_i64().unwrap_or(0))
+        })
+}
+
+fn has_docmdp_reference(sig: &lopdf::Dictionary) -> bool {
+    sig.get(b"Reference").and_then(Object::as_array).is_ok_and(|refs| {
+        refs.iter().any(|r| {
+            r.as_dict()
+                .is_ok_and(|r| r.get(b"TransformMethod").and_then(Object::as_name).ok() == Some(b"DocMDP".as_slice()))
+        })
+    })
+}
+
+/// Where the revision a signature dictionary signs ends (`b + c` of its byte range).
+fn revision_end(sig: &lopdf::Dictionary) -> Option<i64> {
+    let br = sig.get(b"ByteRange").and_then(Object::as_array).ok()?;
+    Some(br.get(2)?.as_i64().ok()? + br.get(3)?.as_i64().ok()?)
 }
 
 /// (field name, signature dictionary) of every signed signature field, in AcroForm order.
 pub(crate) fn signature_dictionaries(doc: &Document) -> Vec<(Option<String>, lopdf::Dictionary)> {
+    signature_entries(doc).into_iter().map(|(n, _, d)| (n, d)).collect()
+}
+
+type SignatureEntry = (Option<String>, Option<lopdf::ObjectId>, lopdf::Dictionary);
+
+/// [`signature_dictionaries`] with the id of each signature dictionary (when indirect).
+fn signature_entries(doc: &Document) -> Vec<SignatureEntry> {
     let mut out = Vec::new();
     let Ok(catalog) = doc.catalog() else { return out };
     let Some(acro) = catalog
@@ -231,16 +405,16 @@ pub(crate) fn signature_dictionaries(doc: &Document) -> Vec<(Option<String>, lop
         if field.get(b"FT").and_then(Object::as_name).ok() != Some(b"Sig".as_slice()) {
             continue;
         }
-        let Some(sig) = field
+        let Some((sig_id, sig)) = field
             .get(b"V")
             .ok()
             .and_then(|v| doc.dereference(v).ok())
-            .and_then(|(_, v)| v.as_dict().ok())
+            .and_then(|(id, v)| Some((id, v.as_dict().ok()?)))
         else {
             continue;
         };
         let name = field.get(b"T").ok().and_then(|t| t.as_str().ok()).map(decode_text);
-        out.push((name, sig.clone()));
+        out.push((name, sig_id, sig.clone()));
     }
     out
 }
@@ -322,6 +496,7 @@ fn verify_one(
     sig: &lopdf::Dictionary,
     dss: &Dss,
     opts: &VerifyOptions,
+    ctx: &DocContext,
 ) -> SignatureReport {
     let text = |k: &[u8]| sig.get(k).ok().and_then(|o| o.as_str().ok()).map(decode_text);
     let is_doc_ts = sig.get(b"SubFilter").and_then(Object::as_name).ok() == Some(b"ETSI.RFC3161".as_slice())
@@ -340,15 +515,31 @@ fn verify_one(
         signer: None,
         byte_range: Vec::new(),
         covers_whole_file: false,
+        certification: ctx.certification.and_then(|c| c.level),
         modifications: Vec::new(),
         revocation: "not checked".into(),
         verdict: Verdict::Invalid,
         reasons: Vec::new(),
     };
+    if let Some(c) = ctx.certification {
+        if is_doc_ts {
+            report.reasons.push("/Perms /DocMDP names a document time-stamp".into());
+        }
+        if c.level.is_none() {
+            report
+                .reasons
+                .push(format!("the DocMDP permission level P={} is not 1, 2 or 3", c.raw));
+        }
+        if !c.first {
+            report
+                .reasons
+                .push("the certification signature is not the document's first signature".into());
+        }
+    }
     let checked = if is_doc_ts {
-        check_document_timestamp(pdf, doc, sig, dss, opts, &mut report)
+        check_document_timestamp(pdf, doc, sig, dss, opts, ctx, &mut report)
     } else {
-        check_signature(pdf, doc, sig, dss, opts, &mut report)
+        check_signature(pdf, doc, sig, dss, opts, ctx, &mut report)
     };
     match checked {
         Ok(()) if report.reasons.is_empty() => report.verdict = Verdict::Valid,
@@ -367,6 +558,7 @@ fn check_byte_range<'a>(
     pdf: &[u8],
     doc: &Document,
     sig: &'a lopdf::Dictionary,
+    ctx: &DocContext,
     report: &mut SignatureReport,
 ) -> Result<(usize, usize, usize, &'a [u8]), String> {
     let br: Vec<i64> = sig
@@ -403,12 +595,13 @@ fn check_byte_range<'a>(
     }
     report.covers_whole_file = end == pdf.len();
     if !report.covers_whole_file {
-        report.modifications = later_changes(revision, doc);
+        report.modifications = later_changes(revision, doc, ctx.policy);
         if !report.modifications.is_empty() {
-            report.reasons.push(format!(
-                "the document was modified after signing: {}",
-                report.modifications.join("; ")
-            ));
+            let what = report.modifications.join("; ");
+            report.reasons.push(match ctx.certification {
+                Some(c) => format!("changed after certification with P={}: {what}", c.raw),
+                None => format!("the document was modified after signing: {what}"),
+            });
         }
     }
     Ok((b1, b2, end, contents))
@@ -461,9 +654,10 @@ fn check_document_timestamp(
     sig: &lopdf::Dictionary,
     dss: &Dss,
     opts: &VerifyOptions,
+    ctx: &DocContext,
     report: &mut SignatureReport,
 ) -> Result<(), String> {
-    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, report)?;
+    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, ctx, report)?;
     let token = decode_padded_cms(contents)?;
     let imprint = |alg: &'static ring::digest::Algorithm| {
         let mut ctx = Context::new(alg);
@@ -515,9 +709,10 @@ fn check_signature(
     sig: &lopdf::Dictionary,
     dss: &Dss,
     opts: &VerifyOptions,
+    ctx: &DocContext,
     report: &mut SignatureReport,
 ) -> Result<(), String> {
-    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, report)?;
+    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, ctx, report)?;
 
     // ---- CMS
     let info = decode_padded_cms(contents)?;
@@ -905,16 +1100,30 @@ fn crl_signed_by(crl: &CertificateList, issuer: &Certificate) -> bool {
     })
 }
 
-/// What the revisions after `revision` changed beyond signature fields, their widgets, the
-/// AcroForm's field list and the DSS. Empty when nothing else changed.
-fn later_changes(revision: &[u8], full: &Document) -> Vec<String> {
+/// What the revisions after `revision` changed beyond what `policy` allows. Always allowed: the
+/// DSS, document time-stamps, the document information and XMP metadata. Empty when nothing
+/// else changed.
+fn later_changes(revision: &[u8], full: &Document, policy: ChangePolicy) -> Vec<String> {
     let Ok(old) = Document::load_mem(revision) else {
         return vec!["the signed revision cannot be read on its own".into()];
     };
     let mut changes = Vec::new();
-    // Keys a later signature or validation-data update may set: the form, the DSS, a page's
-    // widgets, and the catalog's version, extension and XMP metadata markers (pyHanko sets these).
-    let allowed_keys: [&[u8]; 6] = [b"AcroForm", b"DSS", b"Annots", b"Version", b"Extensions", b"Metadata"];
+    // Signatures added later (document time-stamps are validation data).
+    if !policy.signatures {
+        let before: Vec<Option<i64>> = signature_dictionaries(&old)
+            .iter()
+            .map(|(_, d)| revision_end(d))
+            .collect();
+        for (name, sig) in signature_dictionaries(full) {
+            let doc_ts = sig.get(b"Type").and_then(Object::as_name).ok() == Some(b"DocTimeStamp".as_slice());
+            if !doc_ts && !before.contains(&revision_end(&sig)) {
+                changes.push(format!(
+                    "a signature was added (field {})",
+                    name.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+    }
     let info = full.trailer.get(b"Info").and_then(Object::as_reference).ok();
     // The document security store may grow (B-LT, B-LTA): its dictionary and the arrays and
     // VRI dictionaries it refers to.
@@ -927,29 +1136,15 @@ fn later_changes(revision: &[u8], full: &Document) -> Vec<String> {
         if old_obj == new_obj || Some(*id) == info || is_xmp(new_obj) || dss_ids.contains(id) {
             continue;
         }
-        let ok = match (old_obj.as_dict(), new_obj.as_dict()) {
-            (Ok(a), Ok(b)) => {
-                let strip = |d: &lopdf::Dictionary| {
-                    let mut d = d.clone();
-                    for k in allowed_keys {
-                        d.remove(k);
-                    }
-                    let is_acroform = d.has(b"Fields");
-                    if is_acroform {
-                        d.remove(b"Fields");
-                        d.remove(b"SigFlags");
-                    }
-                    d
-                };
-                strip(a) == strip(b) && annots_only_signatures(full, a, b)
-            }
+        let verdict = match (old_obj.as_dict(), new_obj.as_dict()) {
+            (Ok(a), Ok(b)) => dictionary_change(full, a, b, policy),
             // Arrays (a field list or annotation list held in its own object) may only grow.
             _ => match (old_obj.as_array(), new_obj.as_array()) {
-                (Ok(a), Ok(b)) => b.starts_with(a) && b[a.len()..].iter().all(|o| is_signature_widget(full, o)),
-                _ => false,
+                (Ok(a), Ok(b)) => annots_change(full, a, b, policy),
+                _ => Err(None),
             },
         };
-        if !ok {
+        if let Err(what) = verdict {
             let kind = new_obj
                 .as_dict()
                 .ok()
@@ -957,10 +1152,151 @@ fn later_changes(revision: &[u8], full: &Document) -> Vec<String> {
                 .and_then(|t| t.as_name().ok())
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_else(|| kind_of(new_obj).to_string());
-            changes.push(format!("object {} {} ({kind}) changed", id.0, id.1));
+            changes.push(match what {
+                Some(what) => format!("{what} (object {} {} ({kind}))", id.0, id.1),
+                None => format!("object {} {} ({kind}) changed", id.0, id.1),
+            });
         }
     }
     changes
+}
+
+/// Whether a changed dictionary's change is allowed; `Err(Some(what))` names a disallowed kind
+/// of change, `Err(None)` is any other change.
+fn dictionary_change(
+    doc: &Document,
+    a: &lopdf::Dictionary,
+    b: &lopdf::Dictionary,
+    policy: ChangePolicy,
+) -> Result<(), Option<String>> {
+    let name = |d: &lopdf::Dictionary, k: &[u8]| d.get(k).and_then(Object::as_name).ok().map(<[u8]>::to_vec);
+    let is_sig_field = name(a, b"FT").as_deref() == Some(b"Sig".as_slice());
+    // An annotation other than a widget (P=3 allows changing it).
+    if name(a, b"Subtype").as_deref() != Some(b"Widget".as_slice()) && !is_sig_field && a.has(b"Subtype") && a.has(b"Rect") {
+        return if policy.annotations {
+            Ok(())
+        } else {
+            Err(Some("an annotation was changed".into()))
+        };
+    }
+    let strip = |d: &lopdf::Dictionary| {
+        let mut d = d.clone();
+        // Keys a later signature or validation-data update may set: the form, the DSS, a page's
+        // widgets, and the catalog's version, extension and XMP metadata markers (pyHanko sets
+        // these).
+        for k in [b"AcroForm".as_slice(), b"DSS", b"Annots", b"Version", b"Extensions", b"Metadata"] {
+            d.remove(k);
+        }
+        if d.has(b"Fields") {
+            d.remove(b"Fields");
+            d.remove(b"SigFlags");
+            if policy.form_filling {
+                d.remove(b"NeedAppearances");
+            }
+        }
+        // A pre-created signature field that gets signed: its value and appearance.
+        if is_sig_field && !a.has(b"V") {
+            d.remove(b"V");
+            d.remove(b"AP");
+        }
+        d
+    };
+    if strip(a) != strip(b) {
+        // Form filling: a field's value and appearance state.
+        let is_field = a.has(b"FT") || a.has(b"Parent");
+        if is_field && !is_sig_field {
+            let mut sa = strip(a);
+            let mut sb = strip(b);
+            for k in [b"V".as_slice(), b"AP", b"AS"] {
+                sa.remove(k);
+                sb.remove(k);
+            }
+            if sa == sb {
+                return if policy.form_filling {
+                    Ok(())
+                } else {
+                    Err(Some("a form field was filled in".into()))
+                };
+            }
+        }
+        return Err(None);
+    }
+    let list = |d: &lopdf::Dictionary| -> Vec<Object> {
+        d.get(b"Annots")
+            .ok()
+            .and_then(|a| doc.dereference(a).ok())
+            .and_then(|(_, a)| a.as_array().ok().cloned())
+            .unwrap_or_default()
+    };
+    annots_change(doc, &list(a), &list(b), policy)
+}
+
+fn is_widget(doc: &Document, o: &Object) -> bool {
+    doc.dereference(o)
+        .ok()
+        .and_then(|(_, o)| o.as_dict().ok())
+        .is_some_and(|d| d.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Widget".as_slice()))
+}
+
+/// A page's `/Annots` (or a field list) may only gain signature widgets; other annotations may
+/// come and go when `policy` allows annotations.
+fn annots_change(doc: &Document, a: &[Object], b: &[Object], policy: ChangePolicy) -> Result<(), Option<String>> {
+    let (wa, wb): (Vec<&Object>, Vec<&Object>) = if policy.annotations {
+        (
+            a.iter().filter(|o| is_widget(doc, o)).collect(),
+            b.iter().filter(|o| is_widget(doc, o)).collect(),
+        )
+    } else {
+        (a.iter().collect(), b.iter().collect())
+    };
+    if !wb.starts_with(&wa) {
+        let others_only = {
+            let keep = |v: &[Object]| v.iter().filter(|o| is_widget(doc, o)).cloned().collect::<Vec<_>>();
+            keep(b).starts_with(&keep(a))
+        };
+        return Err(Some(if others_only {
+            "annotations were added, removed or changed".into()
+        } else {
+            "widgets were removed or reordered".into()
+        }));
+    }
+    for o in &wb[wa.len()..] {
+        if !is_signature_widget(doc, o) {
+            return Err(Some(if is_widget(doc, o) {
+                "a form field was added".into()
+            } else {
+                "an annotation was added".into()
+            }));
+        }
+        if !policy.new_visible_signature_fields && visible(doc, o) {
+            return Err(Some("a visible signature field was created".into()));
+        }
+    }
+    Ok(())
+}
+
+/// A widget (or a field with widget kids) with a non-empty `/Rect`.
+fn visible(doc: &Document, o: &Object) -> bool {
+    let Some(d) = doc.dereference(o).ok().and_then(|(_, o)| o.as_dict().ok()) else {
+        return false;
+    };
+    let area = |d: &lopdf::Dictionary| {
+        let r: Vec<f32> = d
+            .get(b"Rect")
+            .and_then(Object::as_array)
+            .map(|r| r.iter().filter_map(|n| n.as_float().ok()).collect())
+            .unwrap_or_default();
+        match r[..] {
+            [x1, y1, x2, y2] => ((x1 - x2) * (y1 - y2)).abs() > 0.0,
+            _ => false,
+        }
+    };
+    area(d)
+        || d.get(b"Kids").and_then(Object::as_array).is_ok_and(|kids| {
+            kids.iter()
+                .filter_map(|k| doc.dereference(k).ok().and_then(|(_, k)| k.as_dict().ok()))
+                .any(area)
+        })
 }
 
 /// The ids `o` refers to, following dictionaries and arrays (not streams) `depth` levels down.
@@ -984,19 +1320,6 @@ fn is_signature_widget(doc: &Document, o: &Object) -> bool {
         .ok()
         .and_then(|(_, o)| o.as_dict().ok())
         .is_some_and(|d| d.get(b"FT").and_then(Object::as_name).ok() == Some(b"Sig".as_slice()))
-}
-
-/// A page's `/Annots` may only gain signature widgets.
-fn annots_only_signatures(doc: &Document, old: &lopdf::Dictionary, new: &lopdf::Dictionary) -> bool {
-    let list = |d: &lopdf::Dictionary| -> Vec<Object> {
-        d.get(b"Annots")
-            .ok()
-            .and_then(|a| doc.dereference(a).ok())
-            .and_then(|(_, a)| a.as_array().ok().cloned())
-            .unwrap_or_default()
-    };
-    let (a, b) = (list(old), list(new));
-    b.starts_with(&a) && b[a.len()..].iter().all(|o| is_signature_widget(doc, o))
 }
 
 fn kind_of(o: &Object) -> &'static str {

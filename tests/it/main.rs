@@ -16,6 +16,7 @@ mod edxml_dsig;
 mod jobs;
 mod objects_s3;
 mod pades_appearance;
+mod pades_certify;
 mod pades_external;
 mod pades_ltv;
 mod pades_sign;

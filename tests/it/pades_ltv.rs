@@ -21,14 +21,14 @@ use serde_json::Value;
 use crate::common;
 use crate::pades_support::{certs, pyhanko, text};
 
-const TSA: &str = "http://127.0.0.1:18882/";
+pub(crate) const TSA: &str = "http://127.0.0.1:18882/";
 const PORTS: [u16; 3] = [18880, 18881, 18882];
 
 /// The services use fixed ports: one test at a time.
 static LOCK: Mutex<()> = Mutex::new(());
 
 /// `vanthu pki serve-test --certs certs-test`, killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     ports: [u16; 3],
 }
@@ -39,7 +39,7 @@ fn port_open(port: u16) -> bool {
 
 impl Server {
     /// On the ports the test certificates name (take [`lock`] first).
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_at(PORTS[0])
     }
 
@@ -282,7 +282,7 @@ fn check_all(w: &Work, pyhanko: &str, server: &mut Server, file: &Path, sigs: us
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
