@@ -236,7 +236,10 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
             sig.set("Location", text_string(location));
         }
         if let Some(perm) = opts.certify {
-            sig.set("Reference", Object::Array(vec![Object::Dictionary(docmdp_reference(perm))]));
+            sig.set(
+                "Reference",
+                Object::Array(vec![Object::Dictionary(docmdp_reference(perm))]),
+            );
         }
     }
     let sig_id = new.add_object(sig);

@@ -218,9 +218,9 @@ pub fn verify_pdf_with(
         let ctx = DocContext { policy, certification };
         let mut report = verify_one(pdf, &doc, field.clone(), sig, &dss, opts, &ctx);
         if certification.is_none() && has_docmdp_reference(sig) {
-            report
-                .reasons
-                .push("the signature claims to certify the document (DocMDP) but /Perms /DocMDP does not name it".into());
+            report.reasons.push(
+                "the signature claims to certify the document (DocMDP) but /Perms /DocMDP does not name it".into(),
+            );
             report.verdict = Verdict::Invalid;
         }
         signatures.push(report);
@@ -1172,7 +1172,11 @@ fn dictionary_change(
     let name = |d: &lopdf::Dictionary, k: &[u8]| d.get(k).and_then(Object::as_name).ok().map(<[u8]>::to_vec);
     let is_sig_field = name(a, b"FT").as_deref() == Some(b"Sig".as_slice());
     // An annotation other than a widget (P=3 allows changing it).
-    if name(a, b"Subtype").as_deref() != Some(b"Widget".as_slice()) && !is_sig_field && a.has(b"Subtype") && a.has(b"Rect") {
+    if name(a, b"Subtype").as_deref() != Some(b"Widget".as_slice())
+        && !is_sig_field
+        && a.has(b"Subtype")
+        && a.has(b"Rect")
+    {
         return if policy.annotations {
             Ok(())
         } else {
@@ -1184,7 +1188,14 @@ fn dictionary_change(
         // Keys a later signature or validation-data update may set: the form, the DSS, a page's
         // widgets, and the catalog's version, extension and XMP metadata markers (pyHanko sets
         // these).
-        for k in [b"AcroForm".as_slice(), b"DSS", b"Annots", b"Version", b"Extensions", b"Metadata"] {
+        for k in [
+            b"AcroForm".as_slice(),
+            b"DSS",
+            b"Annots",
+            b"Version",
+            b"Extensions",
+            b"Metadata",
+        ] {
             d.remove(k);
         }
         if d.has(b"Fields") {

@@ -212,7 +212,11 @@ fn assert_valid(pyhanko: &str, file: &Path, count: usize) {
     if Command::new("pdfsig").arg("-v").output().is_ok() {
         let o = Command::new("pdfsig").arg(file).output().expect("pdfsig");
         let out = text(&o);
-        assert_eq!(out.matches("Signature Validation: Signature is Valid.").count(), count, "pdfsig: {out}");
+        assert_eq!(
+            out.matches("Signature Validation: Signature is Valid.").count(),
+            count,
+            "pdfsig: {out}"
+        );
     } else {
         common::skip::<()>("pdfsig is not installed (signature appearances)");
     }

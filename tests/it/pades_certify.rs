@@ -19,7 +19,9 @@ use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text};
 fn tool(cmd: &str, arg: &str) -> Option<()> {
     match Command::new(cmd).arg(arg).output() {
         Ok(_) => Some(()),
-        Err(_) => common::skip(&format!("{cmd} is not installed (PAdES certification interoperability)")),
+        Err(_) => common::skip(&format!(
+            "{cmd} is not installed (PAdES certification interoperability)"
+        )),
     }
 }
 
@@ -162,7 +164,14 @@ impl Work {
 /// `vanthu pdf verify --json`: exit code, report, all output.
 fn vanthu_verify(file: &Path) -> (Option<i32>, Value, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vanthu"))
-        .args(["pdf", "verify", "--trust", &certs("root-ca.pem"), "--no-revocation-check", "--json"])
+        .args([
+            "pdf",
+            "verify",
+            "--trust",
+            &certs("root-ca.pem"),
+            "--no-revocation-check",
+            "--json",
+        ])
         .arg(file)
         .output()
         .expect("run vanthu pdf verify");
@@ -205,7 +214,11 @@ fn check_certified(w: &Work, pyhanko: &str, file: &Path, p: u8, sigs: usize) {
         .expect("pdfsig");
     let out = text(&o);
     assert_eq!(out.matches("Signature is Valid.").count(), sigs, "pdfsig P={p}: {out}");
-    assert_eq!(out.matches("Certificate is Trusted.").count(), sigs, "pdfsig P={p}: {out}");
+    assert_eq!(
+        out.matches("Certificate is Trusted.").count(),
+        sigs,
+        "pdfsig P={p}: {out}"
+    );
     let o = Command::new("qpdf").arg("--check").arg(file).output().expect("qpdf");
     assert!(o.status.success(), "qpdf --check P={p}: {}", text(&o));
     assert!(
@@ -238,11 +251,21 @@ fn vanthu_certifies_at_p1_p2_p3_and_every_validator_agrees() {
         check_certified(&w, &pyhanko, &out, p, 1);
         // The text report names the level too.
         let o = Command::new(env!("CARGO_BIN_EXE_vanthu"))
-            .args(["pdf", "verify", "--trust", &certs("root-ca.pem"), "--no-revocation-check"])
+            .args([
+                "pdf",
+                "verify",
+                "--trust",
+                &certs("root-ca.pem"),
+                "--no-revocation-check",
+            ])
             .arg(&out)
             .output()
             .expect("verify");
-        assert!(text(&o).contains(&format!("certification: DocMDP P={p}")), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("certification: DocMDP P={p}")),
+            "{}",
+            text(&o)
+        );
     }
 }
 
@@ -271,7 +294,10 @@ fn a_visible_certification_signature_is_valid_everywhere() {
         &out,
     );
     let bytes = std::fs::read(&out).expect("read");
-    assert!(String::from_utf8_lossy(&bytes).contains("/AP<</N "), "no appearance stream");
+    assert!(
+        String::from_utf8_lossy(&bytes).contains("/AP<</N "),
+        "no appearance stream"
+    );
     check_certified(&w, &pyhanko, &out, 2, 1);
 }
 
@@ -302,7 +328,11 @@ fn ecdsa_and_b_lt_certifications_with_the_test_services_are_valid_everywhere() {
     assert!(text(&o).contains("INTACT:TRUSTED"), "{}", text(&o));
     let info = pyhanko_info(&pyhanko, &out);
     assert!(info.contains("docmdp=1 docmdp_ok=True"), "{info}");
-    let o = Command::new("pdfsig").args(["-nssdir", &w.nss()]).arg(&out).output().expect("pdfsig");
+    let o = Command::new("pdfsig")
+        .args(["-nssdir", &w.nss()])
+        .arg(&out)
+        .output()
+        .expect("pdfsig");
     assert!(text(&o).contains("Signature is Valid."), "{}", text(&o));
     assert!(text(&o).contains("Certificate is Trusted."), "{}", text(&o));
     let o = Command::new("qpdf").arg("--check").arg(&out).output().expect("qpdf");
@@ -335,7 +365,10 @@ fn p2_then_approval_signatures_in_precreated_and_invisible_fields_are_valid_and_
     let o = pyhanko_validate(&pyhanko, &both);
     let out = text(&o);
     assert!(o.status.success(), "pyhanko: {out}");
-    assert!(out.contains("EXTENDED_WITH_FORM_FILLING,ACCEPTABLE_MODIFICATIONS"), "{out}");
+    assert!(
+        out.contains("EXTENDED_WITH_FORM_FILLING,ACCEPTABLE_MODIFICATIONS"),
+        "{out}"
+    );
     assert_eq!(out.matches(":INTACT:TRUSTED").count(), 2, "{out}");
     let (code, json, out) = vanthu_verify(&both);
     assert_eq!(code, Some(0), "{out}");
@@ -357,23 +390,39 @@ fn p2_then_approval_signatures_in_precreated_and_invisible_fields_are_valid_and_
     let visible = w.path("p2-visible.pdf");
     let o = w.sign(
         EC,
-        &["--appearance", "leader", "--image", &image.display().to_string(), "--name", "Nguyễn Văn An"],
+        &[
+            "--appearance",
+            "leader",
+            "--image",
+            &image.display().to_string(),
+            "--name",
+            "Nguyễn Văn An",
+        ],
         &certified,
         &visible,
     );
     assert!(!o.status.success(), "made a new visible field after P=2");
-    assert!(text(&o).contains("new visible signature field would be a modification"), "{}", text(&o));
+    assert!(
+        text(&o).contains("new visible signature field would be a modification"),
+        "{}",
+        text(&o)
+    );
     assert!(!visible.exists());
     // Made anyway (pyHanko, visible field spec): both report it.
     let forced = w.path("p2-visible-pyhanko.pdf");
     w.pyhanko_sign(&pyhanko, "1/100,100,300,160/Sig4", &certified, &forced, false);
     let o = pyhanko_validate(&pyhanko, &forced);
-    assert!(!o.status.success(), "pyhanko accepted a new visible field: {}", text(&o));
+    assert!(
+        !o.status.success(),
+        "pyhanko accepted a new visible field: {}",
+        text(&o)
+    );
     assert!(text(&o).contains("ILLEGAL_MODIFICATIONS"), "{}", text(&o));
     let (code, json, out) = vanthu_verify(&forced);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        reasons(field(&json, "Cert1")).contains("changed after certification with P=2: a visible signature field was created"),
+        reasons(field(&json, "Cert1"))
+            .contains("changed after certification with P=2: a visible signature field was created"),
         "{out}"
     );
 }
@@ -442,7 +491,11 @@ fn pyhanko_certified_files_verify_in_vanthu_with_their_level() {
         );
         let (code, json, text_out) = vanthu_verify(&out);
         assert_eq!(code, Some(0), "P={p}: {text_out}");
-        assert_eq!(json["signatures"][0]["certification"], p.parse::<u8>().expect("p"), "{text_out}");
+        assert_eq!(
+            json["signatures"][0]["certification"],
+            p.parse::<u8>().expect("p"),
+            "{text_out}"
+        );
         assert_eq!(json["signatures"][0]["field"], "Cert1", "{text_out}");
     }
     // vanthu refuses to sign the pyHanko-certified P=1 file.
@@ -462,7 +515,11 @@ fn an_annotation_after_p3_is_allowed_and_after_p2_is_a_modification() {
         let annotated = w.path(&format!("p{p}-annot.pdf"));
         py(
             &pyhanko,
-            &["annot", &certified.display().to_string(), &annotated.display().to_string()],
+            &[
+                "annot",
+                &certified.display().to_string(),
+                &annotated.display().to_string(),
+            ],
         );
         assert!(String::from_utf8_lossy(&std::fs::read(&annotated).expect("read")).contains("/Text"));
         let (code, json, out) = vanthu_verify(&annotated);
@@ -490,7 +547,10 @@ fn an_annotation_after_p3_is_allowed_and_after_p2_is_a_modification() {
     let (code, json, out) = vanthu_verify(&annotated);
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(json["signatures"][0]["certification"], Value::Null, "{out}");
-    assert!(reasons(&json["signatures"][0]).contains("modified after signing"), "{out}");
+    assert!(
+        reasons(&json["signatures"][0]).contains("modified after signing"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -514,7 +574,15 @@ fn bad_certify_values_and_certifying_a_signed_file_are_refused() {
     assert!(err.contains("already signed"), "{err}");
     assert!(!out.exists(), "a file was written");
     let o = Command::new(env!("CARGO_BIN_EXE_vanthu"))
-        .args(["pdf", "prepare", "--certify", "1", "--cert", &certs("leader-ec.pem"), "--handle"])
+        .args([
+            "pdf",
+            "prepare",
+            "--certify",
+            "1",
+            "--cert",
+            &certs("leader-ec.pem"),
+            "--handle",
+        ])
         .arg(w.path("handle"))
         .arg(&signed)
         .output()
@@ -573,9 +641,17 @@ fn point_docmdp_at_second_signature(pdf: &[u8]) -> Vec<u8> {
     let doc = Document::load_mem(pdf).expect("load");
     let catalog_id = doc.trailer.get(b"Root").and_then(Object::as_reference).expect("root");
     let mut catalog = doc.get_dictionary(catalog_id).expect("catalog").clone();
-    let acro = doc.dereference(catalog.get(b"AcroForm").expect("acroform")).expect("acro").1.as_dict().expect("dict").clone();
+    let acro = doc
+        .dereference(catalog.get(b"AcroForm").expect("acroform"))
+        .expect("acro")
+        .1
+        .as_dict()
+        .expect("dict")
+        .clone();
     let fields = acro.get(b"Fields").expect("fields").as_array().expect("array").clone();
-    let second = doc.get_dictionary(fields[1].as_reference().expect("ref")).expect("field");
+    let second = doc
+        .get_dictionary(fields[1].as_reference().expect("ref"))
+        .expect("field");
     let sig_ref = second.get(b"V").expect("V").clone();
     catalog.set("Perms", lopdf::dictionary! { "DocMDP" => sig_ref });
     let mut inc = IncrementalDocument::create_from(pdf.to_vec(), doc);
