@@ -15,6 +15,8 @@
 //! genTime becomes the signature's validation time; a `/DocTimeStamp` (B-LTA) is reported as
 //! its own entry (`kind: document_timestamp`). Revocation uses OCSP responses (DSS) before CRLs.
 //! Each signature reports the level reached (B-B, B-T, B-LT, B-LTA).
+//! An OCSP response counts only while fresh: thisUpdate no later than the verifier's clock and
+//! nextUpdate no earlier than the validation time (5 minutes' tolerance each).
 //! Data fetched online (`vanthu pdf verify --online`) comes in through [`verify_pdf_with`].
 //!
 //! Certification (DocMDP): the catalog's `/Perms /DocMDP` names the certification signature,
@@ -687,7 +689,7 @@ fn timestamp_revocation(
     opts: &VerifyOptions,
     report: &mut SignatureReport,
 ) -> String {
-    match revocation(&checked.tsa_path, &opts.trust, crls, ocsps, opts.at) {
+    match revocation(&checked.tsa_path, &opts.trust, crls, ocsps, opts.at, opts.at) {
         Ok(how) => how,
         Err(Revocation::Revoked(why)) => {
             report.reasons.push(format!("TSA: {why}"));
@@ -831,12 +833,20 @@ fn check_signature(
     let path = build_path(&signer, &pool, &opts.trust, at)?;
     if level == "B-T"
         && dss.present
-        && revocation(&path, &opts.trust, &dss.crls.iter().collect::<Vec<_>>(), &dss.ocsps, at).is_ok()
+        && revocation(
+            &path,
+            &opts.trust,
+            &dss.crls.iter().collect::<Vec<_>>(),
+            &dss.ocsps,
+            at,
+            opts.at,
+        )
+        .is_ok()
     {
         level = "B-LT";
     }
     report.level = Some(level.into());
-    match revocation(&path, &opts.trust, &crls, &dss.all_ocsps, at) {
+    match revocation(&path, &opts.trust, &crls, &dss.all_ocsps, at, opts.at) {
         Ok(how) => report.revocation = how,
         Err(Revocation::Revoked(why)) => {
             report.revocation = "revoked".into();
@@ -1005,18 +1015,58 @@ pub(crate) enum Revocation {
     Unknown(String),
 }
 
-/// Every certificate of the path must be covered by an OCSP response from its issuer (or a
-/// responder it authorised) or by a CRL of its issuer that verifies. Returns how.
+/// Clock skew tolerated when checking an OCSP response's thisUpdate and nextUpdate.
+pub(crate) const OCSP_TOLERANCE_SECS: i64 = 300;
+
+/// Whether a "good" OCSP response may be relied on: issued no later than the verifier's clock
+/// `now` and not expired (nextUpdate) at the validation time `at`, each within
+/// [`OCSP_TOLERANCE_SECS`]. With `at == now` this is thisUpdate ≤ at ≤ nextUpdate. A response
+/// issued after a past validation time (the usual B-LT case: fetched after the time-stamp)
+/// counts, since a certificate good then was not revoked before. Without nextUpdate, the
+/// response must be issued no earlier than the tolerance before `at`.
+pub(crate) fn ocsp_fresh(
+    checked: &crate::pki::ocsp::CheckedResponse,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let tolerance = chrono::Duration::seconds(OCSP_TOLERANCE_SECS);
+    if checked.this_update > now + tolerance {
+        return Err(format!(
+            "its thisUpdate {} is after the verification time {}",
+            checked.this_update.to_rfc3339(),
+            now.to_rfc3339()
+        ));
+    }
+    match checked.next_update {
+        Some(next) if at > next + tolerance => Err(format!(
+            "it expired (nextUpdate {}) before the validation time {}",
+            next.to_rfc3339(),
+            at.to_rfc3339()
+        )),
+        None if checked.this_update + tolerance < at => Err(format!(
+            "it has no nextUpdate and its thisUpdate {} is before the validation time {}",
+            checked.this_update.to_rfc3339(),
+            at.to_rfc3339()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Every certificate of the path must be covered by a fresh OCSP response ([`ocsp_fresh`])
+/// from its issuer (or a responder it authorised) or by a CRL of its issuer that verifies.
+/// `at` is the validation time, `now` the verifier's clock. Returns how.
 pub(crate) fn revocation(
     path: &[Certificate],
     trust: &[Certificate],
     crls: &[&CertificateList],
     ocsps: &[Vec<u8>],
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<String, Revocation> {
     let mut used_ocsp = false;
     let mut used_crl = false;
     'path: for (i, cert) in path.iter().enumerate() {
+        let mut stale = None;
         let issuer = path.get(i + 1);
         let ocsp_issuer = issuer.or_else(|| trust.iter().find(|a| issued_by(cert, a)));
         if let Some(ocsp_issuer) = ocsp_issuer {
@@ -1029,6 +1079,10 @@ pub(crate) fn revocation(
                 };
                 match checked.status {
                     crate::pki::ocsp::OcspStatus::Good => {
+                        if let Err(why) = ocsp_fresh(&checked, at, now) {
+                            stale = Some(why);
+                            continue;
+                        }
                         used_ocsp = true;
                         continue 'path;
                     }
@@ -1058,7 +1112,10 @@ pub(crate) fn revocation(
                 }
         });
         let Some(crl) = crl else {
-            return Err(Revocation::Unknown(format!("no CRL for {}", name_of(cert))));
+            return Err(Revocation::Unknown(match stale {
+                Some(why) => format!("no CRL for {}, and its OCSP response is stale: {why}", name_of(cert)),
+                None => format!("no CRL for {}", name_of(cert)),
+            }));
         };
         if let Some(entry) = crl
             .tbs_cert_list
@@ -1349,4 +1406,56 @@ fn is_xmp(o: &Object) -> bool {
         s.dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Metadata".as_slice())
             && s.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"XML".as_slice())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lopdf::{dictionary, Dictionary};
+
+    /// A document whose catalog's /Perms /DocMDP names a signature dictionary with `params`.
+    fn certified(params: Dictionary) -> Document {
+        let mut doc = Document::with_version("1.7");
+        let sig = doc.add_object(dictionary! {
+            "Type" => "Sig",
+            "Reference" => vec![Object::Dictionary(dictionary! {
+                "Type" => "SigRef", "TransformMethod" => "DocMDP", "TransformParams" => params,
+            })],
+        });
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Perms" => dictionary! { "DocMDP" => sig } });
+        doc.trailer.set("Root", catalog);
+        doc
+    }
+
+    #[test]
+    fn docmdp_level_is_read_and_defaults_to_2() {
+        let p1 = docmdp_of(&certified(dictionary! { "P" => 1 })).expect("certified");
+        assert_eq!(p1.perm, Some(crate::pades::MdpPerm::NoChanges));
+        let default = docmdp_of(&certified(dictionary! { "V" => "1.2" })).expect("certified");
+        assert_eq!(
+            (default.perm, default.raw),
+            (Some(crate::pades::MdpPerm::FormFilling), 2)
+        );
+        let bad = docmdp_of(&certified(dictionary! { "P" => 7 })).expect("certified");
+        assert_eq!((bad.perm, bad.raw), (None, 7));
+        assert!(docmdp_of(&Document::with_version("1.7")).is_none());
+    }
+
+    #[test]
+    fn each_level_allows_what_iso_32000_says() {
+        use crate::pades::MdpPerm::*;
+        let p = |perm| {
+            let c = ChangePolicy::of(perm);
+            (
+                c.signatures,
+                c.form_filling,
+                c.annotations,
+                c.new_visible_signature_fields,
+            )
+        };
+        assert_eq!(p(None), (true, false, false, true));
+        assert_eq!(p(Some(NoChanges)), (false, false, false, false));
+        assert_eq!(p(Some(FormFilling)), (true, true, false, false));
+        assert_eq!(p(Some(Annotations)), (true, true, true, false));
+    }
 }

@@ -294,3 +294,69 @@ fn verify_bad_input_fails_with_one_line() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
 }
+
+/// An OCSP response for `stem` from the test responder (delegated `ocsp` certificate) as made
+/// at `made` (nextUpdate a week later).
+fn ocsp_response_at(stem: &str, made: DateTime<Utc>) -> Vec<u8> {
+    use vanthu::pki::ca_index::CaIndex;
+    use vanthu::pki::ocsp::{self, OcspAuthority};
+    let load = |name: &str| {
+        pades::load_certificates(&std::fs::read(certs(name)).expect("cert"))
+            .expect("parse")
+            .remove(0)
+    };
+    let (cert, ca, responder) = (load(&format!("{stem}.pem")), load("sub-ca.pem"), load("ocsp.pem"));
+    let key = SigningKey::from_bytes(&std::fs::read(certs("ocsp.key.pem")).expect("key"), None, &responder)
+        .expect("responder key");
+    let index = CaIndex::parse(&std::fs::read_to_string(certs("ca/sub-ca.index")).expect("index"));
+    let authority = OcspAuthority {
+        ca: ca.clone(),
+        index,
+        signer_cert: responder,
+        signer_key: key,
+    };
+    let request = ocsp::request(&cert, &ca, None).expect("request");
+    ocsp::respond(&[authority], &request, made)
+}
+
+#[test]
+fn ocsp_responses_count_only_while_fresh() {
+    let signed = sign_as(&sample_pdf(), "leader-rsa", "sub-ca.pem", "2026-12-01T09:00:00+07:00");
+    let made = DateTime::parse_from_rfc3339("2026-12-01T02:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let extra = pades::ltv::ValidationData {
+        ocsps: vec![ocsp_response_at("leader-rsa", made)],
+        ..Default::default()
+    };
+    // The sub-CA's status comes from the root's CRL; the leader's only from the OCSP response.
+    let root_crl = pades::load_crls(&std::fs::read(certs("root-ca.crl")).expect("crl")).expect("parse crl");
+    let opts_at = |at: &str| pades::VerifyOptions {
+        trust: pades::load_certificates(&std::fs::read(certs("root-ca.pem")).expect("root")).expect("root"),
+        crls: root_crl.clone(),
+        at: DateTime::parse_from_rfc3339(at).expect("time").with_timezone(&Utc),
+        allow_unknown_revocation: false,
+    };
+    let check = |at: &str| {
+        let report = pades::verify::verify_pdf_with(&signed, &opts_at(at), &extra).expect("verify");
+        report.signatures[0].clone()
+    };
+    // thisUpdate ≤ validation time ≤ nextUpdate: good.
+    let s = check("2026-12-03T00:00:00Z");
+    assert_eq!(s.verdict, pades::Verdict::Valid, "{s:?}");
+    assert_eq!(s.revocation, "good (OCSP and CRL)", "{s:?}");
+    // A few minutes of clock skew on either side is tolerated.
+    let s = check("2026-12-01T01:57:00Z");
+    assert_eq!(s.verdict, pades::Verdict::Valid, "{s:?}");
+    let s = check("2026-12-08T02:04:00Z");
+    assert_eq!(s.verdict, pades::Verdict::Valid, "{s:?}");
+    // After nextUpdate the response is stale: revocation unknown, and the report says why.
+    let s = check("2026-12-09T00:00:00Z");
+    assert_eq!(s.verdict, pades::Verdict::Indeterminate, "{s:?}");
+    assert!(s.revocation.contains("OCSP response is stale"), "{s:?}");
+    assert!(s.revocation.contains("nextUpdate 2026-12-08T02:00:00+00:00"), "{s:?}");
+    // Issued after the verifier's clock (from the future): not relied on either.
+    let s = check("2026-12-01T01:00:00Z");
+    assert_eq!(s.verdict, pades::Verdict::Indeterminate, "{s:?}");
+    assert!(s.revocation.contains("is after the verification time"), "{s:?}");
+}

@@ -293,7 +293,7 @@ fn check<R: BufRead + Seek>(
     let path = build_path(signer, &pool, &opts.trust, opts.at).map_err(Invalid)?;
     report.certificate_path = path.iter().map(name_of).collect();
     let crls: Vec<&CertificateList> = opts.crls.iter().collect();
-    match revocation(&path, &opts.trust, &crls, &[], opts.at) {
+    match revocation(&path, &opts.trust, &crls, &[], opts.at, opts.at) {
         Ok(how) => report.revocation = how,
         Err(Revocation::Revoked(why)) => {
             report.revocation = "revoked".into();
