@@ -14,7 +14,10 @@
 //! external ─ signing with a key held elsewhere (USB token, remote service): prepare returns
 //!          the signed attributes to sign and a handle; complete checks and embeds the answer
 //! pdf    ─ the incremental update: signature field + widget + dictionary with fixed-size
-//!          placeholders, then the byte range, the digest and the CMS patched in place
+//!          placeholders, then the byte range, the digest and the CMS patched in place; a
+//!          certification signature also gets the DocMDP `/Reference` and the catalog's
+//!          `/Perms /DocMDP` in the same update ([`MdpPerm`]); an empty pre-created signature
+//!          field named by `field_name` is signed in place
 //! appearance ─ visible signatures per NĐ 30 (leader, seal, attachment): font subset, images,
 //!          placement; nothing of it runs for an invisible signature
 //! ```

@@ -189,7 +189,8 @@ pub fn verify_pdf_with(
         return Err(PadesError::Pdf("the PDF has no signatures".into()));
     }
     let mdp = docmdp_of(&doc);
-    let policy = ChangePolicy::of(mdp.as_ref().and_then(|m| m.perm));
+    // An unreadable P allows nothing (the certification is reported invalid anyway).
+    let policy = ChangePolicy::of(mdp.as_ref().map(|m| m.perm.unwrap_or(super::MdpPerm::NoChanges)));
     let mut reasons = Vec::new();
     // Which entry the catalog's /Perms /DocMDP names, and the first signature of the document.
     let certifying = mdp.as_ref().and_then(|m| {
@@ -656,10 +657,10 @@ fn check_document_timestamp(
     sig: &lopdf::Dictionary,
     dss: &Dss,
     opts: &VerifyOptions,
-    ctx: &DocContext,
+    doc_ctx: &DocContext,
     report: &mut SignatureReport,
 ) -> Result<(), String> {
-    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, ctx, report)?;
+    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, doc_ctx, report)?;
     let token = decode_padded_cms(contents)?;
     let imprint = |alg: &'static ring::digest::Algorithm| {
         let mut ctx = Context::new(alg);
@@ -711,10 +712,10 @@ fn check_signature(
     sig: &lopdf::Dictionary,
     dss: &Dss,
     opts: &VerifyOptions,
-    ctx: &DocContext,
+    doc_ctx: &DocContext,
     report: &mut SignatureReport,
 ) -> Result<(), String> {
-    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, ctx, report)?;
+    let (b1, b2, end, contents) = check_byte_range(pdf, doc, sig, doc_ctx, report)?;
 
     // ---- CMS
     let info = decode_padded_cms(contents)?;
