@@ -302,7 +302,7 @@ fn a_visible_certification_signature_is_valid_everywhere() {
 }
 
 /// With `vanthu pki serve-test` running (the ECDSA leader's certificate names its OCSP
-/// responder, which pdfsig asks): an ECDSA certification at B-B, and an RSA one at B-LT.
+/// responder, which pdfsig asks): an ECDSA certification at B-B, and RSA ones at B-LT and B-LTA.
 #[test]
 fn ecdsa_and_b_lt_certifications_with_the_test_services_are_valid_everywhere() {
     let Some(pyhanko) = validators() else { return };
@@ -341,6 +341,24 @@ fn ecdsa_and_b_lt_certifications_with_the_test_services_are_valid_everywhere() {
     assert_eq!(code, Some(0), "{text_out}");
     assert_eq!(json["signatures"][0]["certification"], 1, "{text_out}");
     assert_eq!(json["signatures"][0]["level"], "B-LT", "{text_out}");
+
+    // B-LTA: the DSS and the document time-stamp are still allowed after P=1.
+    let lta = w.path("cert-blta.pdf");
+    w.sign_ok(
+        who,
+        &["--certify", "1", "--level", "b-lta", "--tsa", crate::pades_ltv::TSA],
+        &input,
+        &lta,
+    );
+    let o = pyhanko_validate(&pyhanko, &lta);
+    assert!(o.status.success(), "pyhanko B-LTA: {}", text(&o));
+    let info = pyhanko_info(&pyhanko, &lta);
+    assert!(info.contains("docmdp=1 docmdp_ok=True"), "{info}");
+    let (code, json, text_out) = vanthu_verify(&lta);
+    assert_eq!(code, Some(0), "{text_out}");
+    assert_eq!(json["signatures"][0]["certification"], 1, "{text_out}");
+    assert_eq!(json["signatures"][0]["level"], "B-LTA", "{text_out}");
+    assert_eq!(json["signatures"][1]["kind"], "document_timestamp", "{text_out}");
 }
 
 #[test]

@@ -30,7 +30,7 @@ def main(argv):
         path, root = argv[1:3]
         with open(path, 'rb') as f:
             r = PdfFileReader(f)
-            for sig in r.embedded_signatures:
+            for sig in r.embedded_regular_signatures:
                 vc = ValidationContext(
                     trust_roots=[load_cert_from_pemder(root)], allow_fetching=False,
                     revocation_mode='soft-fail')
