@@ -17,7 +17,7 @@ use unicode_normalization::UnicodeNormalization;
 use vanthu::pades::{self, Appearance, AppearanceKind, SignOptions, SigningKey};
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, text};
+use crate::pades_support::{certs, pyhanko, text, Scratch};
 
 const POSITION: [&str; 2] = ["KT. BỘ TRƯỞNG", "THỨ TRƯỞNG"];
 const NAME: &str = "Nguyễn Văn An";
@@ -113,19 +113,19 @@ fn seal_png() -> Vec<u8> {
     encode_png(s, s, &px)
 }
 
-struct Work {
-    dir: tempfile::TempDir,
+struct Work(Scratch);
+
+impl std::ops::Deref for Work {
+    type Target = Scratch;
+
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Work {
     fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        Self(Scratch::new())
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> String {

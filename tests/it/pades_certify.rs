@@ -14,7 +14,7 @@ use lopdf::{Document, IncrementalDocument, Object};
 use serde_json::Value;
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text};
+use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text, Scratch};
 
 fn tool(cmd: &str, arg: &str) -> Option<()> {
     match Command::new(cmd).arg(arg).output() {
@@ -80,25 +80,19 @@ fn signer_args(who: [&str; 3]) -> Vec<String> {
     ]
 }
 
-struct Work {
-    dir: tempfile::TempDir,
+struct Work(Scratch);
+
+impl std::ops::Deref for Work {
+    type Target = Scratch;
+
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Work {
     fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).expect("write");
-        p
+        Self(Scratch::new())
     }
 
     fn sample(&self) -> PathBuf {
@@ -137,27 +131,6 @@ impl Work {
                 if force { "1" } else { "0" },
             ],
         );
-    }
-
-    /// The NSS database pdfsig reads, trusting the test root.
-    fn nss(&self) -> String {
-        let dir = self.path("nss");
-        if !dir.exists() {
-            std::fs::create_dir(&dir).expect("nss dir");
-            let db = format!("sql:{}", dir.display());
-            let o = Command::new("certutil")
-                .args(["-N", "-d", &db, "--empty-password"])
-                .output()
-                .expect("certutil -N");
-            assert!(o.status.success(), "{}", text(&o));
-            let o = Command::new("certutil")
-                .args(["-A", "-d", &db, "-n", "vanthu-test-root", "-t", "CT,C,C", "-i"])
-                .arg(certs("root-ca.pem"))
-                .output()
-                .expect("certutil -A");
-            assert!(o.status.success(), "{}", text(&o));
-        }
-        format!("sql:{}", dir.display())
     }
 }
 

@@ -10,7 +10,7 @@
 //! revoked through OCSP are invalid. OpenSSL checks the OCSP responder and the TSA directly.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use der::{Decode, Encode};
 use serde_json::Value;
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, text};
+use crate::pades_support::{certs, pyhanko, text, Scratch};
 
 pub(crate) const TSA: &str = "http://127.0.0.1:18882/";
 const PORTS: [u16; 3] = [18880, 18881, 18882];
@@ -108,25 +108,19 @@ fn sample_pdf() -> Vec<u8> {
     crate::pades_support::sample_pdf(1)
 }
 
-struct Work {
-    dir: tempfile::TempDir,
+struct Work(Scratch);
+
+impl std::ops::Deref for Work {
+    type Target = Scratch;
+
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Work {
     fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).expect("write");
-        p
+        Self(Scratch::new())
     }
 
     /// `vanthu pdf sign` as `stem` (leader-rsa, leader-ec, revoked…) at `level`.
@@ -149,26 +143,6 @@ impl Work {
     fn sign_ok(&self, stem: &str, level: &str, input: &Path, output: &Path) {
         let o = self.sign(stem, level, input, output);
         assert!(o.status.success(), "vanthu pdf sign {stem} {level}: {}", text(&o));
-    }
-
-    fn nss(&self) -> String {
-        let dir = self.path("nss");
-        if !dir.exists() {
-            std::fs::create_dir(&dir).expect("nss dir");
-            let db = format!("sql:{}", dir.display());
-            let o = Command::new("certutil")
-                .args(["-N", "-d", &db, "--empty-password"])
-                .output()
-                .expect("certutil -N");
-            assert!(o.status.success(), "{}", text(&o));
-            let o = Command::new("certutil")
-                .args(["-A", "-d", &db, "-n", "vanthu-test-root", "-t", "CT,C,C", "-i"])
-                .arg(certs("root-ca.pem"))
-                .output()
-                .expect("certutil -A");
-            assert!(o.status.success(), "{}", text(&o));
-        }
-        format!("sql:{}", dir.display())
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text};
+use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text, Scratch};
 
 fn tool(cmd: &str, version_arg: &str) -> Option<()> {
     match Command::new(cmd).arg(version_arg).output() {
@@ -19,25 +19,19 @@ fn tool(cmd: &str, version_arg: &str) -> Option<()> {
     }
 }
 
-struct Work {
-    dir: tempfile::TempDir,
+struct Work(Scratch);
+
+impl std::ops::Deref for Work {
+    type Target = Scratch;
+
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Work {
     fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).expect("write");
-        p
+        Self(Scratch::new())
     }
 
     /// `vanthu pdf sign` with `args` before IN OUT.
@@ -54,36 +48,6 @@ impl Work {
     fn sign_ok(&self, args: &[&str], input: &Path, output: &Path) {
         let o = self.sign(args, input, output);
         assert!(o.status.success(), "vanthu pdf sign {args:?}: {}", text(&o));
-    }
-
-    /// The NSS database pdfsig reads, trusting the test root.
-    fn nss(&self) -> String {
-        let dir = self.path("nss");
-        if !dir.exists() {
-            std::fs::create_dir(&dir).expect("nss dir");
-            let db = format!("sql:{}", dir.display());
-            let o = Command::new("certutil")
-                .args(["-N", "-d", &db, "--empty-password"])
-                .output()
-                .expect("certutil -N");
-            assert!(o.status.success(), "{}", text(&o));
-            let o = Command::new("certutil")
-                .args([
-                    "-A",
-                    "-d",
-                    &db,
-                    "-n",
-                    "vanthu-test-root",
-                    "-t",
-                    "CT,C,C",
-                    "-i",
-                    &certs("root-ca.pem"),
-                ])
-                .output()
-                .expect("certutil -A");
-            assert!(o.status.success(), "{}", text(&o));
-        }
-        format!("sql:{}", dir.display())
     }
 }
 

@@ -98,3 +98,47 @@ pub fn pyhanko_validate(pyhanko: &str, file: &Path) -> Output {
         .output()
         .expect("run pyhanko")
 }
+
+/// A scratch folder for one test: files written by name, and the NSS database pdfsig reads.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).expect("write");
+        p
+    }
+
+    /// The NSS database pdfsig reads, trusting the test root (made on first use).
+    pub fn nss(&self) -> String {
+        let dir = self.path("nss");
+        let db = format!("sql:{}", dir.display());
+        if !dir.exists() {
+            std::fs::create_dir(&dir).expect("nss dir");
+            let o = Command::new("certutil")
+                .args(["-N", "-d", &db, "--empty-password"])
+                .output()
+                .expect("certutil -N");
+            assert!(o.status.success(), "{}", text(&o));
+            let o = Command::new("certutil")
+                .args(["-A", "-d", &db, "-n", "vanthu-test-root", "-t", "CT,C,C", "-i"])
+                .arg(certs("root-ca.pem"))
+                .output()
+                .expect("certutil -A");
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        db
+    }
+}
