@@ -125,13 +125,6 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
         return Err(PadesError::Damaged);
     }
     let mut page_id = *doc.get_pages().values().next().ok_or(PadesError::NoPages)?;
-    let placed = match &opts.appearance {
-        Some(a) => Some(super::appearance::place(&doc, a, &opts.signing_time)?),
-        None => None,
-    };
-    if let Some(p) = &placed {
-        page_id = p.page_id;
-    }
     let catalog_id = doc
         .trailer
         .get(b"Root")
@@ -163,6 +156,36 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
         Some(n) if taken.iter().any(|t| t == n.as_bytes()) => Some(empty_signature_field(&doc, &fields, n)?),
         _ => None,
     };
+    // An appearance on a pre-created field is drawn into that field's own rectangle: its
+    // /Rect and page are part of the certified revision and must not move.
+    let appearance = match (&opts.appearance, &empty_field) {
+        (Some(a), Some((field_id, field))) => {
+            if a.rect.is_some() || a.page.is_some() {
+                return Err(PadesError::Appearance(
+                    "a pre-created field has its own page and rectangle; leave out --page and --rect".into(),
+                ));
+            }
+            let (page, rect) = super::appearance::field_placement(&doc, *field_id, field).ok_or_else(|| {
+                PadesError::Appearance(
+                    "the pre-created field is invisible (no page or an empty rectangle); sign it without --appearance"
+                        .into(),
+                )
+            })?;
+            Some(super::appearance::Appearance {
+                page: Some(page),
+                rect: Some(rect),
+                ..a.clone()
+            })
+        }
+        (a, _) => a.clone(),
+    };
+    let placed = match &appearance {
+        Some(a) => Some(super::appearance::place(&doc, a, &opts.signing_time)?),
+        None => None,
+    };
+    if let Some(p) = &placed {
+        page_id = p.page_id;
+    }
     if empty_field.is_none() && placed.is_some() && kind == DictKind::Signature {
         if let Some(cert) = super::verify::docmdp_of(&doc) {
             return Err(PadesError::Certification(format!(
@@ -170,11 +193,6 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
                 cert.raw
             )));
         }
-    }
-    if empty_field.is_some() && placed.is_some() {
-        return Err(PadesError::Appearance(
-            "signing a pre-created field keeps that field's own appearance; sign it without --appearance".into(),
-        ));
     }
     let name = match &opts.field_name {
         Some(n) => n.clone(),
@@ -246,6 +264,10 @@ pub(crate) fn prepare_kind(pdf: Vec<u8>, opts: &SignOptions, kind: DictKind) -> 
 
     if let Some((field_id, mut field)) = empty_field {
         field.set("V", Object::Reference(sig_id));
+        if let Some(p) = &placed {
+            let form = p.write(new)?;
+            field.set("AP", lopdf::dictionary! { "N" => form });
+        }
         new.set_object(field_id, field);
     } else {
         let mut widget = Dictionary::new();

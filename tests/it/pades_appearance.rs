@@ -223,7 +223,7 @@ fn assert_valid(pyhanko: &str, file: &Path, count: usize) {
 }
 
 /// Text of one page, as poppler extracts it.
-fn pdftotext(file: &Path, page: usize) -> String {
+pub(crate) fn pdftotext(file: &Path, page: usize) -> String {
     let p = page.to_string();
     let o = Command::new("pdftotext")
         .args(["-f", &p, "-l", &p, "-enc", "UTF-8"])

@@ -419,6 +419,72 @@ fn p2_then_approval_signatures_in_precreated_and_invisible_fields_are_valid_and_
 }
 
 #[test]
+fn a_visible_approval_in_a_precreated_field_keeps_p2_and_draws_in_that_field() {
+    let Some(pyhanko) = validators() else { return };
+    let w = Work::new();
+    let input = w.sample();
+    // The field the second signer will fill, made before the certification.
+    let with_field = w.path("with-field.pdf");
+    let o = Command::new(&pyhanko)
+        .args(["sign", "addfields", "--field", "1/300,60,520,160/Approval"])
+        .arg(&input)
+        .arg(&with_field)
+        .output()
+        .expect("pyhanko addfields");
+    assert!(o.status.success(), "{}", text(&o));
+    let certified = w.path("p2.pdf");
+    w.sign_ok(RSA, &["--certify", "2", "--field", "Cert1"], &with_field, &certified);
+
+    let image = w.write("chu-ky.png", &crate::pades_appearance::signature_png());
+    let image = image.display().to_string();
+    let leader = |extra: &[&str], out: &Path| {
+        let mut args = vec!["--field", "Approval", "--appearance", "leader", "--image", &image];
+        args.extend(["--name", "Trần Thị Bình", "--position", "KT. BỘ TRƯỞNG\nTHỨ TRƯỞNG"]);
+        args.extend(extra);
+        w.sign(EC, &args, &certified, out)
+    };
+    // The field's page and rectangle are fixed by the certified revision.
+    let moved = w.path("moved.pdf");
+    let o = leader(&["--rect", "10,10,200,100"], &moved);
+    assert!(!o.status.success(), "moved a pre-created field");
+    assert!(text(&o).contains("has its own page and rectangle"), "{}", text(&o));
+    assert!(!moved.exists());
+
+    let signed = w.path("p2-approved.pdf");
+    let o = leader(&[], &signed);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pyhanko_validate(&pyhanko, &signed);
+    let out = text(&o);
+    assert!(o.status.success(), "pyhanko: {out}");
+    assert!(out.contains("ACCEPTABLE_MODIFICATIONS"), "{out}");
+    assert_eq!(out.matches(":INTACT:TRUSTED").count(), 2, "{out}");
+    let (code, json, out) = vanthu_verify(&signed);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(field(&json, "Cert1")["certification"], 2, "{out}");
+    assert_eq!(field(&json, "Approval")["verdict"], "valid", "{out}");
+    // Drawn where the field is, with the exact Vietnamese text.
+    let page = crate::pades_appearance::pdftotext(&signed, 1);
+    assert!(page.contains("Trần Thị Bình"), "{page}");
+    assert!(page.contains("KT. BỘ TRƯỞNG"), "{page}");
+    let doc = lopdf::Document::load(&signed).expect("load");
+    let widget = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .find(|d| d.get(b"T").and_then(lopdf::Object::as_str).ok() == Some(b"Approval".as_slice()))
+        .expect("the Approval field");
+    let rect: Vec<f32> = widget
+        .get(b"Rect")
+        .and_then(lopdf::Object::as_array)
+        .expect("rect")
+        .iter()
+        .map(|o| o.as_float().expect("number"))
+        .collect();
+    assert_eq!(rect, [300.0, 60.0, 520.0, 160.0]);
+    assert!(widget.has(b"AP"), "the filled field has an appearance");
+}
+
+#[test]
 fn p1_refuses_a_second_signature_and_one_forced_in_by_pyhanko_is_reported() {
     let Some(pyhanko) = validators() else { return };
     let w = Work::new();

@@ -254,3 +254,31 @@ mod tests {
         assert_eq!(apply(&m, 1.0, 1.0), (12.0, 22.0));
     }
 }
+
+/// Where a pre-created signature field sits: its 1-based page and its rectangle, or `None`
+/// when it is invisible (no page, or a degenerate rectangle).
+pub(crate) fn field_placement(
+    doc: &Document,
+    field_id: lopdf::ObjectId,
+    field: &lopdf::Dictionary,
+) -> Option<(usize, Rect)> {
+    let rect = rect_of(field.get(b"Rect").ok().and_then(|o| resolve(doc, o)))?;
+    if rect.width() < 1.0 || rect.height() < 1.0 {
+        return None;
+    }
+    let pages = doc.get_pages();
+    let on_page = |page_id: &lopdf::ObjectId| {
+        doc.get_dictionary(*page_id)
+            .ok()
+            .and_then(|p| p.get(b"Annots").ok())
+            .and_then(|a| resolve(doc, a))
+            .and_then(|a| a.as_array().ok())
+            .is_some_and(|a| a.iter().any(|o| o.as_reference().ok() == Some(field_id)))
+    };
+    let named = field.get(b"P").and_then(Object::as_reference).ok();
+    let (number, _) = pages
+        .iter()
+        .find(|(_, id)| Some(**id) == named)
+        .or_else(|| pages.iter().find(|(_, id)| on_page(id)))?;
+    Some((*number as usize, rect))
+}

@@ -22,7 +22,7 @@ mod image;
 mod layout;
 mod locate;
 
-pub(crate) use locate::MAX_FORM_BYTES;
+pub(crate) use locate::{field_placement, MAX_FORM_BYTES};
 
 use std::str::FromStr;
 
