@@ -243,18 +243,6 @@ fn image_in_appearance(doc: &Document, widget: &Dictionary, rect: Rect) -> Optio
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn matrices_compose_in_pdf_order() {
-        // translate then scale: [2 0 0 2 0 0] × [1 0 0 1 10 20] maps (1,1) to (12, 22)
-        let m = multiply(&[2.0, 0.0, 0.0, 2.0, 0.0, 0.0], &[1.0, 0.0, 0.0, 1.0, 10.0, 20.0]);
-        assert_eq!(apply(&m, 1.0, 1.0), (12.0, 22.0));
-    }
-}
-
 /// Where a pre-created signature field sits: its 1-based page and its rectangle, or `None`
 /// when it is invisible (no page, or a degenerate rectangle).
 pub(crate) fn field_placement(
@@ -281,4 +269,16 @@ pub(crate) fn field_placement(
         .find(|(_, id)| Some(**id) == named)
         .or_else(|| pages.iter().find(|(_, id)| on_page(id)))?;
     Some((*number as usize, rect))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrices_compose_in_pdf_order() {
+        // translate then scale: [2 0 0 2 0 0] × [1 0 0 1 10 20] maps (1,1) to (12, 22)
+        let m = multiply(&[2.0, 0.0, 0.0, 2.0, 0.0, 0.0], &[1.0, 0.0, 0.0, 1.0, 10.0, 20.0]);
+        assert_eq!(apply(&m, 1.0, 1.0), (12.0, 22.0));
+    }
 }
