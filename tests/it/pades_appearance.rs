@@ -222,6 +222,13 @@ fn assert_valid(pyhanko: &str, file: &Path, count: usize) {
     }
 }
 
+/// The fonts poppler lists for a file (names, types, embedded and subset flags).
+fn pdffonts(file: &Path) -> String {
+    let o = Command::new("pdffonts").arg(file).output().expect("pdffonts");
+    assert!(o.status.success(), "pdffonts: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Text of one page, as poppler extracts it.
 pub(crate) fn pdftotext(file: &Path, page: usize) -> String {
     let p = page.to_string();
@@ -440,6 +447,10 @@ fn leader_then_seal_render_extract_and_stay_valid() {
 
     w.sign_ok(&refs(&leader_args(&sig_png)), &input, &leader);
     assert_valid(&pyhanko, &leader, 1);
+    // NĐ 30 sets the title and the name in bold: only the bold face is embedded.
+    let fonts = pdffonts(&leader);
+    assert!(fonts.contains("+LiberationSerif-Bold"), "{fonts}");
+    assert!(!fonts.contains("+LiberationSerif "), "{fonts}");
     let mut args = seal_signer();
     args.extend(["--appearance".into(), "seal".into(), "--image".into(), seal_png]);
     w.sign_ok(&refs(&args), &leader, &both);
@@ -523,6 +534,10 @@ fn attachment_shows_number_agency_and_iso_time_top_right() {
     ]);
     w.sign_ok(&refs(&args), &input, &out);
     assert_valid(&pyhanko, &out, 1);
+    // The attachment's text is regular (NĐ 30: normal case, upright, size 10).
+    let fonts = pdffonts(&out);
+    assert!(fonts.contains("+LiberationSerif "), "{fonts}");
+    assert!(!fonts.contains("Bold"), "{fonts}");
 
     let signed = std::fs::read(&out).expect("read");
     let ws = widgets(&signed);

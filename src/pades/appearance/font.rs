@@ -21,7 +21,46 @@ use unicode_normalization::UnicodeNormalization;
 use crate::pades::{PadesError, PadesResult};
 
 static LIBERATION_SERIF: &[u8] = include_bytes!("../../../assets/fonts/LiberationSerif-Regular.ttf");
-const FONT_NAME: &str = "LiberationSerif";
+static LIBERATION_SERIF_BOLD: &[u8] = include_bytes!("../../../assets/fonts/LiberationSerif-Bold.ttf");
+
+/// The face a stamp is set in: NĐ 30 sets the signer's title and name in bold (PL I §II.7),
+/// the attachment's signature text in regular.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Weight {
+    Regular,
+    Bold,
+}
+
+impl Weight {
+    fn data(self) -> &'static [u8] {
+        match self {
+            Weight::Regular => LIBERATION_SERIF,
+            Weight::Bold => LIBERATION_SERIF_BOLD,
+        }
+    }
+
+    fn postscript_name(self) -> &'static str {
+        match self {
+            Weight::Regular => "LiberationSerif",
+            Weight::Bold => "LiberationSerif-Bold",
+        }
+    }
+
+    /// FontDescriptor /Flags: Serif (2) + Nonsymbolic (32), plus ForceBold (1 << 18) for bold.
+    fn flags(self) -> i64 {
+        match self {
+            Weight::Regular => 34,
+            Weight::Bold => 34 | (1 << 18),
+        }
+    }
+
+    fn stem_v(self) -> i64 {
+        match self {
+            Weight::Regular => 80,
+            Weight::Bold => 140,
+        }
+    }
+}
 
 /// A line of text encoded for the font: the bytes for `Tj` and its advance per point of size.
 #[derive(Clone, Debug)]
@@ -34,6 +73,7 @@ pub(crate) struct EncodedText {
 
 /// Collects the glyphs used by a signature's text, then writes the font subset.
 pub(crate) struct FontSubset {
+    weight: Weight,
     face: Face<'static>,
     remapper: GlyphRemapper,
     /// subset CID → (character, advance in 1/1000 em)
@@ -45,9 +85,10 @@ fn font_err(what: &str) -> PadesError {
 }
 
 impl FontSubset {
-    pub(crate) fn new() -> PadesResult<Self> {
-        let face = Face::parse(LIBERATION_SERIF, 0).map_err(|e| font_err(&e.to_string()))?;
+    pub(crate) fn new(weight: Weight) -> PadesResult<Self> {
+        let face = Face::parse(weight.data(), 0).map_err(|e| font_err(&e.to_string()))?;
         Ok(Self {
+            weight,
             face,
             remapper: GlyphRemapper::new(),
             used: BTreeMap::new(),
@@ -103,9 +144,9 @@ impl FontSubset {
 
     /// Writes the subset font objects into `doc` and returns the Type0 font's id.
     pub(crate) fn write(&self, doc: &mut Document) -> PadesResult<ObjectId> {
-        let subset = subsetter::subset(LIBERATION_SERIF, 0, &self.remapper)
+        let subset = subsetter::subset(self.weight.data(), 0, &self.remapper)
             .map_err(|e| font_err(&format!("subsetting failed: {e}")))?;
-        let base_font = format!("{}+{FONT_NAME}", self.tag());
+        let base_font = format!("{}+{}", self.tag(), self.weight.postscript_name());
 
         let mut file = Stream::new(dictionary! { "Length1" => subset.len() as i64 }, deflate(&subset)?);
         file.dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
@@ -116,14 +157,13 @@ impl FontSubset {
         let descriptor_id = doc.add_object(dictionary! {
             "Type" => "FontDescriptor",
             "FontName" => Object::Name(base_font.clone().into_bytes()),
-            // Serif (2) + Nonsymbolic (32)
-            "Flags" => 34,
+            "Flags" => self.weight.flags(),
             "FontBBox" => vec![scale(bbox.x_min), scale(bbox.y_min), scale(bbox.x_max), scale(bbox.y_max)],
             "ItalicAngle" => 0,
             "Ascent" => scale(self.face.ascender()),
             "Descent" => scale(self.face.descender()),
             "CapHeight" => scale(self.face.capital_height().unwrap_or(self.face.ascender())),
-            "StemV" => 80,
+            "StemV" => self.weight.stem_v(),
             "FontFile2" => file_id,
         });
 
@@ -207,7 +247,7 @@ mod tests {
 
     #[test]
     fn vietnamese_letters_all_have_glyphs() {
-        let mut f = FontSubset::new().expect("font");
+        let mut f = FontSubset::new(Weight::Regular).expect("font");
         let text = "ĂÂĐÊÔƠƯăâđêôơư ÀẢÃÁẠ àảãáạ ẰẲẴẮẶ ằẳẵắặ ẦẨẪẤẬ ầẩẫấậ ÈẺẼÉẸ èẻẽéẹ ỀỂỄẾỆ ềểễếệ \
                     ÌỈĨÍỊ ìỉĩíị ÒỎÕÓỌ òỏõóọ ỒỔỖỐỘ ồổỗốộ ỜỞỠỚỢ ờởỡớợ ÙỦŨÚỤ ùủũúụ ỪỬỮỨỰ ừửữứự ỲỶỸÝỴ ỳỷỹýỵ";
         f.encode(text).expect("every Vietnamese letter is in the font");
@@ -215,7 +255,7 @@ mod tests {
 
     #[test]
     fn decomposed_input_is_drawn_precomposed() {
-        let mut f = FontSubset::new().expect("font");
+        let mut f = FontSubset::new(Weight::Regular).expect("font");
         let nfd = "Nguye\u{302}\u{303}n";
         let nfc = "Nguyễn";
         assert_eq!(f.encode(nfd).expect("nfd").cids, f.encode(nfc).expect("nfc").cids);
@@ -224,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_cmap_maps_cids_back_to_characters() {
-        let mut f = FontSubset::new().expect("font");
+        let mut f = FontSubset::new(Weight::Regular).expect("font");
         let t = f.encode("Ấ").expect("encode");
         let cmap = f.cmap();
         let cid = u16::from_be_bytes([t.cids[0], t.cids[1]]);
@@ -233,13 +273,13 @@ mod tests {
 
     #[test]
     fn characters_outside_the_font_are_refused() {
-        let mut f = FontSubset::new().expect("font");
+        let mut f = FontSubset::new(Weight::Regular).expect("font");
         assert!(matches!(f.encode("漢"), Err(PadesError::Appearance(_))));
     }
 
     #[test]
     fn the_subset_is_small() {
-        let mut f = FontSubset::new().expect("font");
+        let mut f = FontSubset::new(Weight::Regular).expect("font");
         f.encode("KT. BỘ TRƯỞNG THỨ TRƯỞNG Nguyễn Văn An").expect("encode");
         let mut doc = Document::with_version("1.7");
         f.write(&mut doc).expect("write");
@@ -251,5 +291,20 @@ mod tests {
             .expect("font file");
         assert!(file.content.len() < 40_000, "subset is {} bytes", file.content.len());
         assert!(LIBERATION_SERIF.len() > 300_000);
+    }
+
+    #[test]
+    fn bold_has_every_vietnamese_letter_and_its_own_name() {
+        let mut f = FontSubset::new(Weight::Bold).expect("font");
+        let text = "KT. BỘ TRƯỞNG THỨ TRƯỞNG Nguyễn Văn An ĂÂĐÊÔƠƯ ăâđêôơư ẤẦẨẪẬ";
+        let t = f.encode(text).expect("bold covers Vietnamese");
+        // Bold glyphs are wider than regular ones.
+        assert!(t.width > FontSubset::new(Weight::Regular).expect("font").measure(text));
+        let mut doc = Document::with_version("1.7");
+        f.write(&mut doc).expect("write");
+        assert!(doc.objects.values().filter_map(|o| o.as_dict().ok()).any(|d| d
+            .get(b"BaseFont")
+            .and_then(Object::as_name)
+            .is_ok_and(|n| n.ends_with(b"+LiberationSerif-Bold"))));
     }
 }

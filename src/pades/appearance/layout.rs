@@ -12,7 +12,7 @@
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, ObjectId, Stream};
 
-use super::font::{cid_string, deflate, EncodedText, FontSubset};
+use super::font::{cid_string, deflate, EncodedText, FontSubset, Weight};
 use super::image::Image;
 use super::Rect;
 use crate::pades::{PadesError, PadesResult};
@@ -106,7 +106,7 @@ fn image_ops(ops: &mut Vec<Operation>, r: Rect) {
 
 /// The leader's appearance in a `width × height` box.
 pub(crate) fn leader(width: f32, height: f32, image: Image, position: &[String], name: &str) -> PadesResult<Stamp> {
-    let mut font = FontSubset::new()?;
+    let mut font = FontSubset::new(Weight::Bold)?;
     let inner = width - 2.0 * PAD;
     let widest = position
         .iter()
@@ -186,7 +186,7 @@ pub(crate) fn seal(width: f32, height: f32, image: Image) -> PadesResult<Stamp> 
 
 /// Natural size of the attachment text block: (width, height) at size 10.
 pub(crate) fn attachment_size(lines: &[String]) -> PadesResult<(f32, f32)> {
-    let font = FontSubset::new()?;
+    let font = FontSubset::new(Weight::Regular)?;
     let widest = lines.iter().map(|l| font.measure(l)).fold(0.0, f32::max);
     let n = lines.len() as f32;
     Ok((
@@ -197,7 +197,7 @@ pub(crate) fn attachment_size(lines: &[String]) -> PadesResult<(f32, f32)> {
 
 /// The attachment's signature text, left-aligned from the top of a `width × height` box.
 pub(crate) fn attachment(width: f32, height: f32, lines: &[String]) -> PadesResult<Stamp> {
-    let mut font = FontSubset::new()?;
+    let mut font = FontSubset::new(Weight::Regular)?;
     let widest = lines.iter().map(|l| font.measure(l)).fold(0.0, f32::max);
     let size = fit_size(ATTACHMENT_TEXT_SIZE, widest, width - 2.0 * PAD);
     let line = size * LINE_SPACING;
