@@ -240,6 +240,11 @@ pub struct PrepareArgs {
     /// Name of the new signature field (default: the first free SignatureN).
     #[arg(long, value_name = "NAME")]
     pub field: Option<String>,
+    /// A visible signature, drawn now and signed by the external signer with the rest.
+    #[arg(long, value_enum, default_value = "none")]
+    pub appearance: Appearance,
+    #[command(flatten)]
+    pub look: Box<super::pdf_appearance::AppearanceArgs>,
     #[arg(long)]
     pub reason: Option<String>,
     #[arg(long)]
@@ -305,7 +310,7 @@ fn prepare(args: PrepareArgs) -> Result<ExitCode> {
         reason: args.reason,
         location: args.location,
         contents_size: args.contents_size,
-        appearance: None,
+        appearance: super::pdf_appearance::build(args.appearance, &args.look, cert)?,
         certify: certify_level(args.certify),
     };
     let prepared = external::prepare(

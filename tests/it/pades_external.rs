@@ -70,17 +70,24 @@ impl Case {
 
     /// `vanthu pdf prepare` for `cert`; returns the handle folder.
     fn prepare(&self, cert: &str) -> PathBuf {
-        let o = vanthu(&[
-            "pdf",
-            "prepare",
-            "--cert",
-            &certs(cert),
-            "--chain",
-            &certs("sub-ca.pem"),
-            "--handle",
-            &self.s("handle"),
-            &self.s("in.pdf"),
-        ]);
+        self.prepare_with(cert, &[])
+    }
+
+    /// `vanthu pdf prepare` for `cert` with `extra` arguments; returns the handle folder.
+    fn prepare_with(&self, cert: &str, extra: &[&str]) -> PathBuf {
+        let mut args = vec![
+            "pdf".to_string(),
+            "prepare".into(),
+            "--cert".into(),
+            certs(cert),
+            "--chain".into(),
+            certs("sub-ca.pem"),
+            "--handle".into(),
+            self.s("handle"),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.push(self.s("in.pdf"));
+        let o = vanthu(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(o.status.success(), "prepare: {}", text(&o));
         let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("prepare prints JSON");
         let to_sign = std::fs::read(self.path("handle/to-sign.der")).expect("to-sign.der");
@@ -159,6 +166,44 @@ fn rsa_pkcs1_and_pss_signatures_from_outside_are_embedded() {
         assert!(o.status.success(), "complete {opts:?}: {}", text(&o));
         case.assert_valid();
     }
+}
+
+#[test]
+fn a_token_signature_can_carry_the_leaders_visible_appearance() {
+    if openssl().is_none() {
+        return;
+    }
+    let case = Case::new();
+    std::fs::write(case.path("chu-ky.png"), crate::pades_appearance::signature_png()).expect("png");
+    case.prepare_with(
+        "leader-ec.pem",
+        &[
+            "--appearance",
+            "leader",
+            "--image",
+            &case.s("chu-ky.png"),
+            "--position",
+            "KT. BỘ TRƯỞNG\\nTHỨ TRƯỞNG",
+            "--name",
+            "Phạm Thị Hoa",
+        ],
+    );
+    let sig = case.openssl_sign("leader-ec.key.pem", &[]);
+    let o = case.complete("--signature", &sig);
+    assert!(o.status.success(), "complete: {}", text(&o));
+    case.assert_valid();
+    // The appearance was drawn at prepare time and is covered by the token's signature.
+    let page = crate::pades_appearance::pdftotext(&case.path("out.pdf"), 2);
+    assert!(page.contains("Phạm Thị Hoa"), "{page}");
+    assert!(page.contains("KT. BỘ TRƯỞNG"), "{page}");
+    let doc = lopdf::Document::load(case.path("out.pdf")).expect("load");
+    let widget = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .find(|d| d.get(b"FT").and_then(lopdf::Object::as_name).ok() == Some(b"Sig".as_slice()))
+        .expect("the signature widget");
+    assert!(widget.has(b"AP"), "a visible widget");
 }
 
 #[test]
