@@ -132,7 +132,7 @@ impl Db {
     /// only called once every object is stored. The version goes up when the metadata changed.
     /// Returns the stored row and whether anything changed.
     pub async fn record_archive(&self, r: &ArchiveRecord) -> StorageResult<(ArchivedDocumentRow, bool)> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for f in &r.files {
             insert_object(
                 &mut tx,

@@ -100,7 +100,7 @@ pub struct AuditVerification {
 impl Db {
     /// Appends entries in their own transaction (used for batched read events).
     pub async fn append_audit(&self, entries: &[NewAuditEntry]) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         append(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())

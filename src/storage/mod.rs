@@ -18,6 +18,7 @@ mod rows;
 mod search;
 mod series;
 mod sessions;
+mod statistics;
 mod users;
 
 use std::str::FromStr;
@@ -36,6 +37,7 @@ pub use records::{FiledDocument, NewRecord, Record, RecordChange};
 pub use rows::*;
 pub use search::{FileText, SearchChange};
 pub use series::choose as choose_series;
+pub use statistics::needs_analyze;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -147,6 +149,18 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Starts a write transaction on the write pool. On SQLite it is `BEGIN IMMEDIATE`: the
+    /// write lock is taken at the start, where the busy timeout applies, instead of at the
+    /// first write. A deferred transaction that reads first and then writes cannot wait for
+    /// a lock another process (the CLI, a second server) took meanwhile: its snapshot is stale,
+    /// so SQLite fails it at once with "database is locked".
+    pub(crate) async fn begin_write(&self) -> StorageResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
     }
 
     /// Applies pending migrations for the backend in use.
