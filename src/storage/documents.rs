@@ -141,8 +141,6 @@ const INSERT_COLUMNS: &str = "id, agency_id, direction, document_type, status, s
     unit_id, external_id, notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, \
     arrival_series_id, arrival_year, arrived_on";
 const INSERT_ARITY: usize = 31;
-/// Documents per multi-row INSERT on PostgreSQL (31 parameters each; far below the 65,535 limit).
-const INSERT_CHUNK: usize = 64;
 
 /// Binds one document's values in [`INSERT_COLUMNS`] order. `id` is `None` on SQLite, where
 /// the row id is chosen by the single writer.
@@ -192,8 +190,8 @@ fn bind_document<'q>(
         .bind(arrival.map(|a| a.arrived_on.clone())))
 }
 
-/// `($1, …, $31), ($32, …)` for `rows` rows.
-fn values_placeholders(rows: usize) -> String {
+/// `($1, …, $31), ($32, …)` for `rows` rows (`?` on SQLite, see [`super::placeholder`]).
+fn values_placeholders(postgres: bool, rows: usize) -> String {
     let mut sql = String::with_capacity(rows * INSERT_ARITY * 5);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -201,7 +199,7 @@ fn values_placeholders(rows: usize) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", r * INSERT_ARITY + c + 1));
+            sql.push_str(&super::placeholder(postgres, r * INSERT_ARITY + c + 1));
         }
         sql.push(')');
     }
@@ -211,7 +209,7 @@ fn values_placeholders(rows: usize) -> String {
 /// Inserts the documents and returns their rows in input order.
 ///
 /// The ids are taken first and the rows go in multi-row INSERTs (one statement per
-/// [`INSERT_CHUNK`] documents: on PostgreSQL each statement is a round trip and a parse, on
+/// [`super::fixed_chunks`] chunk: on PostgreSQL each statement is a round trip and a parse, on
 /// SQLite a hand-off to the connection's thread). On PostgreSQL the ids come from the identity
 /// sequence; on SQLite from `MAX(id)`, which is safe because the write transaction began with
 /// `BEGIN IMMEDIATE` and holds the database's write lock (the table has no AUTOINCREMENT, so
@@ -221,7 +219,8 @@ async fn insert_documents(
     conn: &mut sqlx::AnyConnection,
     items: &[(&NewDocument, Option<i64>)],
 ) -> StorageResult<Vec<DocumentRow>> {
-    let mut ids: Vec<i64> = if conn.backend_name() == "PostgreSQL" {
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let mut ids: Vec<i64> = if postgres {
         sqlx::query_as::<_, (i64,)>(
             "SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)",
         )
@@ -242,14 +241,14 @@ async fn insert_documents(
     }
     ids.sort_unstable();
     let mut by_id = std::collections::HashMap::with_capacity(items.len());
-    for (chunk_no, chunk) in items.chunks(INSERT_CHUNK).enumerate() {
+    for (start, size) in super::fixed_chunks(items.len()) {
         let sql = format!(
             "INSERT INTO documents ({INSERT_COLUMNS}) VALUES {} RETURNING {DOCUMENT_COLUMNS}",
-            values_placeholders(chunk.len())
+            values_placeholders(postgres, size)
         );
         let mut q = sqlx::query_as::<_, DocumentRow>(&sql);
-        for (i, (item, arrival_number)) in chunk.iter().enumerate() {
-            q = bind_document(q, Some(ids[chunk_no * INSERT_CHUNK + i]), item, *arrival_number)?;
+        for (i, (item, arrival_number)) in items[start..start + size].iter().enumerate() {
+            q = bind_document(q, Some(ids[start + i]), item, *arrival_number)?;
         }
         for row in q.fetch_all(&mut *conn).await? {
             by_id.insert(row.id, row);
@@ -289,6 +288,8 @@ async fn find_duplicates_batch(conn: &mut sqlx::AnyConnection, docs: &[(i64, &Va
             lookups.push((i, *agency_id, Lookup::External(external_id)));
         }
     }
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let ph = |n: usize| super::placeholder(postgres, n);
     let mut out: Vec<Vec<i64>> = vec![Vec::new(); docs.len()];
     for chunk in lookups.chunks(DUPLICATE_CHUNK) {
         let mut sql = String::new();
@@ -299,18 +300,18 @@ async fn find_duplicates_batch(conn: &mut sqlx::AnyConnection, docs: &[(i64, &Va
             }
             match lookup {
                 Lookup::Reference(..) => sql.push_str(&format!(
-                    "SELECT {item}, id FROM documents WHERE agency_id = ${} AND number = ${} AND symbol = ${} \
-                     AND issuer_name = ${} AND direction = 'incoming'",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4
+                    "SELECT {item}, id FROM documents WHERE agency_id = {} AND number = {} AND symbol = {} \
+                     AND issuer_name = {} AND direction = 'incoming'",
+                    ph(n + 1),
+                    ph(n + 2),
+                    ph(n + 3),
+                    ph(n + 4)
                 )),
                 Lookup::External(_) => sql.push_str(&format!(
-                    "SELECT {item}, id FROM documents WHERE agency_id = ${} AND external_id = ${} \
+                    "SELECT {item}, id FROM documents WHERE agency_id = {} AND external_id = {} \
                      AND direction = 'incoming' AND external_id IS NOT NULL",
-                    n + 1,
-                    n + 2
+                    ph(n + 1),
+                    ph(n + 2)
                 )),
             }
             n += match lookup {

@@ -195,6 +195,35 @@ impl Db {
     }
 }
 
+/// Placeholder number `n` (1-based) of a generated multi-row statement whose parameters are
+/// each used once, in order. SQLite gets an anonymous `?`: for every parameter sqlx asks SQLite
+/// for its name, and SQLite finds a numbered name (`$N`) by walking the statement's list of
+/// names, so a statement with thousands of `$N` parameters costs quadratic time to bind (it was
+/// a fifth of the server's CPU under registration load).
+pub(crate) fn placeholder(postgres: bool, n: usize) -> String {
+    if postgres {
+        format!("${n}")
+    } else {
+        "?".to_string()
+    }
+}
+
+/// Splits `len` rows into chunks of a few fixed sizes (64, 16, 4, 1), largest first, as
+/// `(start, size)`. Multi-row statements then come in four shapes only, so the connection's
+/// prepared-statement cache holds four statements instead of one per batch size (each SQLite
+/// statement with thousands of parameters weighs hundreds of kilobytes).
+pub(crate) fn fixed_chunks(len: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for size in [64, 16, 4, 1] {
+        while len - start >= size {
+            out.push((start, size));
+            start += size;
+        }
+    }
+    out
+}
+
 fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
@@ -266,3 +295,21 @@ pub async fn postgres_admin(server_url: &str, statement: &str) -> StorageResult<
 }
 
 use sqlx::Connection;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixed_chunks_cover_every_row_once_in_four_shapes() {
+        for len in 0..300 {
+            let chunks = super::fixed_chunks(len);
+            let mut next = 0;
+            for (start, size) in &chunks {
+                assert_eq!(*start, next);
+                assert!([64, 16, 4, 1].contains(size));
+                next += size;
+            }
+            assert_eq!(next, len);
+        }
+        assert_eq!(super::fixed_chunks(85), vec![(0, 64), (64, 16), (80, 4), (84, 1)]);
+    }
+}
