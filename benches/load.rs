@@ -402,7 +402,14 @@ async fn one(ctx: &Ctx, kind: Kind, ticket: u64) -> Result<Option<(i64, Option<i
 /// `start + i / rate`, client `c` sending requests `c, c + clients, …`; a client that falls
 /// behind sends at once, and latency is measured from the scheduled time, so a slow server
 /// shows as latency instead of as fewer requests (no coordinated omission).
-async fn drive(ctx: &Arc<Ctx>, kind: Kind, clients: usize, limit: Limit, server: u32, rate: Option<f64>) -> Result<Phase> {
+async fn drive(
+    ctx: &Arc<Ctx>,
+    kind: Kind,
+    clients: usize,
+    limit: Limit,
+    server: u32,
+    rate: Option<f64>,
+) -> Result<Phase> {
     let (max, dur) = match limit {
         Limit::For(d) => (MAX_REQUESTS_PER_PHASE, d.min(MAX_PHASE)),
         Limit::Count(n) => (n.min(MAX_REQUESTS_PER_PHASE), MAX_PHASE),
@@ -496,7 +503,9 @@ async fn drive(ctx: &Arc<Ctx>, kind: Kind, clients: usize, limit: Limit, server:
 async fn phase(ctx: &Arc<Ctx>, kind: Kind, o: &Opts, server: u32) -> Result<(Phase, Vec<(i64, Option<i64>)>)> {
     let mut created = Vec::new();
     if !o.warmup.is_zero() {
-        created = drive(ctx, kind, o.clients, Limit::For(o.warmup), server, None).await?.created;
+        created = drive(ctx, kind, o.clients, Limit::For(o.warmup), server, None)
+            .await?
+            .created;
     }
     let p = drive(ctx, kind, o.clients, o.limit, server, None).await?;
     created.extend(p.created.iter().copied());

@@ -8,9 +8,7 @@ use crate::auth::{Action, DocumentScope, Principal};
 use crate::error::{AppError, AppResult};
 use crate::model::{symbol, Direction, DocumentInput};
 use crate::services::{RegisterAt, Services};
-use crate::storage::{
-    Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError,
-};
+use crate::storage::{Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError};
 
 fn actor(p: &Principal, ip: Option<String>) -> Actor {
     Actor {

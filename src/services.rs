@@ -151,12 +151,14 @@ async fn choose_registers(db: &Db, batch: &mut Vec<PendingDocument>) -> Vec<Read
     let mut ready = Vec::with_capacity(batch.len());
     for (mut doc, register, reply) in batch.drain(..) {
         if let Some(at) = register {
-            if !series.contains_key(&doc.agency_id) {
-                let found = db.series(doc.agency_id).await.map_err(AppError::from);
-                series.insert(doc.agency_id, found);
-            }
-            let chosen = match series.get(&doc.agency_id) {
-                Some(Ok(all)) => crate::storage::choose_series(all, "incoming", &doc.doc.document_type)
+            let found = match series.entry(doc.agency_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(db.series(doc.agency_id).await.map_err(AppError::from))
+                }
+            };
+            let chosen = match found {
+                Ok(all) => crate::storage::choose_series(all, "incoming", &doc.doc.document_type)
                     .map(|s| s.id)
                     .ok_or_else(|| {
                         AppError::conflict(
@@ -164,8 +166,7 @@ async fn choose_registers(db: &Db, batch: &mut Vec<PendingDocument>) -> Vec<Read
                             "the agency has no incoming register (sổ đăng ký văn bản đến); create one first",
                         )
                     }),
-                Some(Err(e)) => Err(e.clone()),
-                None => Err(AppError::internal("register lookup missing")),
+                Err(e) => Err(e.clone()),
             };
             match chosen {
                 Ok(series_id) => {

@@ -9,7 +9,6 @@ use super::{Db, StorageResult};
 use crate::audit::chain::entry_hash;
 use crate::audit::{AuditEntry, ChainBreak, NewAuditEntry, Verifier};
 
-
 /// Appends entries in order, inside the transaction that owns `conn`.
 pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) -> StorageResult<()> {
     if entries.is_empty() {

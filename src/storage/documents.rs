@@ -270,7 +270,10 @@ const DUPLICATE_CHUNK: usize = 100;
 /// branch per lookup, each exactly the single-document query of [`Db::find_duplicates`] (so
 /// each is planned on its own partial index), tagged with the item's position. Returns, per
 /// item, the earlier documents it duplicates (sorted, at most 10).
-async fn find_duplicates_batch(conn: &mut sqlx::AnyConnection, docs: &[(i64, &ValidDocument)]) -> StorageResult<Vec<Vec<i64>>> {
+async fn find_duplicates_batch(
+    conn: &mut sqlx::AnyConnection,
+    docs: &[(i64, &ValidDocument)],
+) -> StorageResult<Vec<Vec<i64>>> {
     // (item, agency, lookup): a (number, symbol, issuer) lookup or an external-id lookup.
     enum Lookup<'a> {
         Reference(i64, &'a str, &'a str),

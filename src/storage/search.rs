@@ -17,7 +17,6 @@ pub struct SearchChange {
     pub document_id: i64,
 }
 
-
 /// Appends one change per document id, in the caller's transaction. Call it last before the
 /// audit append, so every transaction takes the head locks in the same order (counters, this
 /// head, the audit head).

@@ -1682,7 +1682,11 @@ async fn sqlite_two_writer_pools_on_one_file() {
         }
     }
     numbers.sort_unstable();
-    assert_eq!(numbers, (1..=2 * ROUNDS).collect::<Vec<i64>>(), "gapless across two writers");
+    assert_eq!(
+        numbers,
+        (1..=2 * ROUNDS).collect::<Vec<i64>>(),
+        "gapless across two writers"
+    );
     let v = second.verify_audit(|_, _| {}).await.expect("verify");
     assert_eq!(v.error, None, "chain intact with two writers");
     assert_eq!(v.head_seq, head0 + 2 * ROUNDS * 3, "every entry appended once");
