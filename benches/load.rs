@@ -1,11 +1,14 @@
 //! HTTP load benchmark: the real `vanthu serve --demo` binary under 64 concurrent clients.
 //!
 //! `cargo bench --bench load [-- --db sqlite|postgres|both] [--clients 64] [--seconds 15 | --requests N] [--warmup 2]
-//!  [--server-env KEY=VALUE]…`
+//!  [--open-rate R] [--server-env KEY=VALUE]…`
 //!
 //! Per backend it starts the release binary on a free loopback port with a fresh data dir (and a
-//! fresh PostgreSQL database), then measures three phases: the `/healthz` no-op ceiling (the peer
-//! the other phases are expressed against), registering incoming documents, and reading them back.
+//! fresh PostgreSQL database), then measures four phases: the `/healthz` no-op ceiling (the peer
+//! the other phases are expressed against), registering incoming documents (closed loop: each
+//! client sends its next request when its last one is answered), registering them open loop at
+//! the backend's target rate (`--open-rate R`, 0 skips it; latency counted from the scheduled
+//! send time), and reading them back.
 //! At the end it checks that the arrival numbers are exactly 1..=N (after the read phase, so that
 //! exporting the whole register does not count in the RSS measured under load). The Markdown
 //! report goes to stdout and to `bench-out/load-<backend>.md`. PostgreSQL comes from
@@ -64,6 +67,8 @@ struct Opts {
     warmup: Duration,
     /// Extra environment for the server (experiments, e.g. `VANTHU_DATABASE_MAX_CONNECTIONS=4`).
     server_env: Vec<(String, String)>,
+    /// Rate of the open-loop registration phase (default: the backend's target; 0 skips it).
+    open_rate: Option<f64>,
     command: String,
 }
 
@@ -75,6 +80,7 @@ fn parse_args() -> Result<Opts> {
         limit: Limit::For(Duration::from_secs(15)),
         warmup: Duration::from_secs(2),
         server_env: Vec::new(),
+        open_rate: None,
         command: String::new(),
     };
     let mut it = args.iter();
@@ -85,6 +91,7 @@ fn parse_args() -> Result<Opts> {
             "--clients" => o.clients = val()?.parse().context("--clients")?,
             "--seconds" => o.limit = Limit::For(Duration::from_secs_f64(val()?.parse().context("--seconds")?)),
             "--requests" => o.limit = Limit::Count(val()?.parse().context("--requests")?),
+            "--open-rate" => o.open_rate = Some(val()?.parse().context("--open-rate")?),
             "--warmup" => o.warmup = Duration::from_secs_f64(val()?.parse().context("--warmup")?),
             "--server-env" => {
                 let kv = val()?;
@@ -94,7 +101,7 @@ fn parse_args() -> Result<Opts> {
                 o.server_env.push((k.to_string(), v.to_string()));
             }
             other => {
-                bail!("unknown argument {other:?} (use --db, --clients, --seconds, --requests, --warmup, --server-env)")
+                bail!("unknown argument {other:?} (use --db, --clients, --seconds, --requests, --warmup, --open-rate, --server-env)")
             }
         }
     }
@@ -294,6 +301,8 @@ impl Drop for Server {
 enum Kind {
     Health,
     Register,
+    /// Registrations sent at a fixed rate (open loop), latency from the scheduled send time.
+    OpenRegister,
     Read,
 }
 
@@ -302,6 +311,7 @@ impl Kind {
         match self {
             Kind::Health => "baseline `GET /healthz`",
             Kind::Register => "A register `POST /api/v1/documents`",
+            Kind::OpenRegister => "A′ register, open loop at the target rate",
             Kind::Read => "B read `GET /api/v1/documents/{id}`",
         }
     }
@@ -356,7 +366,7 @@ async fn one(ctx: &Ctx, kind: Kind, ticket: u64) -> Result<Option<(i64, Option<i
                 200,
             )
         }
-        Kind::Register => {
+        Kind::Register | Kind::OpenRegister => {
             let n = ctx.next_number.fetch_add(1, Ordering::Relaxed);
             let body = json!({"direction": "incoming", "document_type": "cong_van", "subject": format!("Về việc kiểm tra tải hệ thống, văn bản {n}"),
                 "number": n, "symbol": "BTP-VP", "issuer_name": "Bộ Tư pháp", "issued_on": "2026-01-05"});
@@ -378,7 +388,7 @@ async fn one(ctx: &Ctx, kind: Kind, ticket: u64) -> Result<Option<(i64, Option<i
             String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
         ));
     }
-    if kind != Kind::Register {
+    if !matches!(kind, Kind::Register | Kind::OpenRegister) {
         return Ok(None);
     }
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("201 body is not JSON: {e}"))?;
@@ -387,7 +397,19 @@ async fn one(ctx: &Ctx, kind: Kind, ticket: u64) -> Result<Option<(i64, Option<i
 }
 
 /// Runs `clients` tasks until the limit; also samples the server's VmRSS and CPU use.
-async fn drive(ctx: &Arc<Ctx>, kind: Kind, clients: usize, limit: Limit, server: u32) -> Result<Phase> {
+///
+/// With `rate` (requests/s, open loop, like wrk2) request `i` of the whole phase is scheduled at
+/// `start + i / rate`, client `c` sending requests `c, c + clients, …`; a client that falls
+/// behind sends at once, and latency is measured from the scheduled time, so a slow server
+/// shows as latency instead of as fewer requests (no coordinated omission).
+async fn drive(
+    ctx: &Arc<Ctx>,
+    kind: Kind,
+    clients: usize,
+    limit: Limit,
+    server: u32,
+    rate: Option<f64>,
+) -> Result<Phase> {
     let (max, dur) = match limit {
         Limit::For(d) => (MAX_REQUESTS_PER_PHASE, d.min(MAX_PHASE)),
         Limit::Count(n) => (n.min(MAX_REQUESTS_PER_PHASE), MAX_PHASE),
@@ -412,16 +434,31 @@ async fn drive(ctx: &Arc<Ctx>, kind: Kind, clients: usize, limit: Limit, server:
     let deadline = start + dur;
     let samples = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
+    for client in 0..clients {
         let (ctx, ticket, samples) = (ctx.clone(), ticket.clone(), samples.clone());
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut created, mut errors) = (Vec::with_capacity(4096), Vec::new(), 0u64);
+            let mut own = 0u64;
             while Instant::now() < deadline {
-                let t = ticket.fetch_add(1, Ordering::Relaxed);
-                if t >= max {
-                    break;
-                }
-                let t0 = Instant::now();
+                let (t, t0) = match rate {
+                    Some(r) => {
+                        let t = own * clients as u64 + client as u64;
+                        own += 1;
+                        let at = start + Duration::from_secs_f64(t as f64 / r);
+                        if t >= max || at >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(at.into()).await;
+                        (t, at)
+                    }
+                    None => {
+                        let t = ticket.fetch_add(1, Ordering::Relaxed);
+                        if t >= max {
+                            break;
+                        }
+                        (t, Instant::now())
+                    }
+                };
                 match one(&ctx, kind, t).await {
                     Ok(c) => created.extend(c),
                     Err(e) => {
@@ -466,9 +503,11 @@ async fn drive(ctx: &Arc<Ctx>, kind: Kind, clients: usize, limit: Limit, server:
 async fn phase(ctx: &Arc<Ctx>, kind: Kind, o: &Opts, server: u32) -> Result<(Phase, Vec<(i64, Option<i64>)>)> {
     let mut created = Vec::new();
     if !o.warmup.is_zero() {
-        created = drive(ctx, kind, o.clients, Limit::For(o.warmup), server).await?.created;
+        created = drive(ctx, kind, o.clients, Limit::For(o.warmup), server, None)
+            .await?
+            .created;
     }
-    let p = drive(ctx, kind, o.clients, o.limit, server).await?;
+    let p = drive(ctx, kind, o.clients, o.limit, server, None).await?;
     created.extend(p.created.iter().copied());
     Ok((p, created))
 }
@@ -535,7 +574,12 @@ async fn run_backend(backend: Backend, bin: &Path, o: &Opts, pg: Option<&str>) -
             .with_context(|| format!("CREATE DATABASE {name}"))?;
         db = Some((server.to_string(), name, url));
     }
-    let result = run_on(bin, dir.path(), db.as_ref().map(|d| d.2.as_str()), o).await;
+    let open_rate = match o.open_rate {
+        Some(r) if r > 0.0 => Some(r),
+        Some(_) => None,
+        None => Some(backend.register_target()),
+    };
+    let result = run_on(bin, dir.path(), db.as_ref().map(|d| d.2.as_str()), o, open_rate).await;
     if let Some((server, name, _)) = &db {
         if let Err(e) = vanthu::storage::drop_postgres_database(server, name).await {
             eprintln!("warning: could not drop database {name}: {e}");
@@ -544,7 +588,7 @@ async fn run_backend(backend: Backend, bin: &Path, o: &Opts, pg: Option<&str>) -
     result
 }
 
-async fn run_on(bin: &Path, dir: &Path, db_url: Option<&str>, o: &Opts) -> Result<Report> {
+async fn run_on(bin: &Path, dir: &Path, db_url: Option<&str>, o: &Opts, open_rate: Option<f64>) -> Result<Report> {
     let mut server = Server::start(bin, dir, db_url, &o.server_env).await?;
     let pid = server.pid();
     let http = reqwest::Client::builder()
@@ -577,6 +621,13 @@ async fn run_on(bin: &Path, dir: &Path, db_url: Option<&str>, o: &Opts) -> Resul
     eprintln!("  phase A register …");
     let (reg, created) = phase(&ctx, Kind::Register, o, pid).await?;
     phases.push((Kind::Register, reg));
+    let mut created = created;
+    if let Some(rate) = open_rate {
+        eprintln!("  phase A′ register, open loop at {rate:.0}/s …");
+        let p = drive(&ctx, Kind::OpenRegister, o.clients, o.limit, pid, Some(rate)).await?;
+        created.extend(p.created.iter().copied());
+        phases.push((Kind::OpenRegister, p));
+    }
     let ids: Vec<i64> = created.iter().map(|c| c.0).collect();
     if ids.is_empty() {
         bail!("no document was created; server log:\n{}", server.log_tail());
@@ -738,7 +789,20 @@ fn markdown(backend: Backend, o: &Opts, r: &Report) -> String {
             p.rate() >= t,
         );
         row(
-            "registration p99 < 50 ms".into(),
+            "registration p99 < 50 ms (closed loop)".into(),
+            format!("{:.2} ms", p.pct(99.0)),
+            p.pct(99.0) < 50.0,
+        );
+    }
+    if let Some(p) = get(Kind::OpenRegister) {
+        let rate = o.open_rate.filter(|r| *r > 0.0).unwrap_or(backend.register_target());
+        row(
+            format!("open loop: {rate:.0}/s offered, all served"),
+            format!("{:.0}/s, {} errors", p.rate(), p.errors),
+            p.rate() >= rate * 0.97 && p.errors == 0,
+        );
+        row(
+            "registration p99 < 50 ms (open loop, from the scheduled time)".into(),
             format!("{:.2} ms", p.pct(99.0)),
             p.pct(99.0) < 50.0,
         );

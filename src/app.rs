@@ -117,6 +117,9 @@ impl App {
             self.services.clone(),
             stop_rx.clone(),
         )));
+        if self.services.db.backend() == crate::storage::Backend::Postgres {
+            background.push(tokio::spawn(keep_statistics(self.services.clone(), stop_rx.clone())));
+        }
         background.push(tokio::spawn(refresh_gauges(self.services.clone(), stop_rx)));
         let result = crate::http::serve(self.listener, self.services.clone(), shutdown).await;
         let _ = stop_tx.send(true);
@@ -125,6 +128,22 @@ impl App {
         }
         self.services.db.close().await;
         result
+    }
+}
+
+/// Keeps PostgreSQL's planner statistics current while tables grow (see
+/// `storage::statistics`): one catalog query every two seconds, `ANALYZE` only when needed.
+async fn keep_statistics(s: Services, mut stop: watch::Receiver<bool>) {
+    loop {
+        match s.db.refresh_statistics().await {
+            Ok(tables) if !tables.is_empty() => tracing::debug!(?tables, "analysed"),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "statistics refresh failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => break,
+        }
     }
 }
 

@@ -7,10 +7,8 @@ use crate::audit::Actor;
 use crate::auth::{Action, DocumentScope, Principal};
 use crate::error::{AppError, AppResult};
 use crate::model::{symbol, Direction, DocumentInput};
-use crate::services::Services;
-use crate::storage::{
-    Arrival, Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError,
-};
+use crate::services::{RegisterAt, Services};
+use crate::storage::{Document, DocumentFile, DocumentFilter, NewDocument, NewFile, Registration, StorageError};
 
 fn actor(p: &Principal, ip: Option<String>) -> Actor {
     Actor {
@@ -48,26 +46,19 @@ pub async fn create(s: &Services, p: &Principal, input: &DocumentInput, ip: Opti
         None => p.unit_id,
     };
     doc.unit_id = unit_id;
-    let (status, arrival) = match doc.direction {
+    let (status, register) = match doc.direction {
         Direction::Incoming => {
             if !p.can(Action::RegisterIncoming) {
                 return Err(AppError::forbidden(
                     "only the clerk (văn thư) registers incoming documents",
                 ));
             }
-            let series = s.db.series(p.agency_id).await?;
-            let register = crate::storage::choose_series(&series, "incoming", &doc.document_type).ok_or_else(|| {
-                AppError::conflict(
-                    "series.missing",
-                    "the agency has no incoming register (sổ đăng ký văn bản đến); create one first",
-                )
-            })?;
-            let arrival = Arrival {
-                series_id: register.id,
+            // The register is chosen by the Registrar, once per batch.
+            let at = RegisterAt {
                 year: i64::from(chrono::Datelike::year(&today)),
                 arrived_on: today.to_string(),
             };
-            ("registered", Some(arrival))
+            ("registered", Some(at))
         }
         Direction::Outgoing => {
             if !p.can(Action::CreateOutgoing) {
@@ -76,27 +67,29 @@ pub async fn create(s: &Services, p: &Principal, input: &DocumentInput, ip: Opti
             ("draft", None)
         }
     };
-    let action = if arrival.is_some() {
+    let action = if register.is_some() {
         "document.register"
     } else {
         "document.create"
     };
     let entry = actor(p, ip).entry(now, action, "document", None, serde_json::json!({}));
-    let duplicates = match doc.direction {
-        Direction::Incoming => s.db.find_duplicates(p.agency_id, &doc).await?,
-        Direction::Outgoing => Vec::new(),
-    };
+    // Incoming documents are checked for duplicates inside the batch's transaction.
+    let check_duplicates = doc.direction == Direction::Incoming;
     s.registrar
-        .create(NewDocument {
-            agency_id: p.agency_id,
-            doc,
-            status: status.to_string(),
-            created_by: Some(p.user_id),
-            arrival,
-            duplicates,
-            now_ms: now,
-            audit_entry: entry,
-        })
+        .create(
+            NewDocument {
+                agency_id: p.agency_id,
+                doc,
+                status: status.to_string(),
+                created_by: Some(p.user_id),
+                arrival: None,
+                duplicates: Vec::new(),
+                check_duplicates,
+                now_ms: now,
+                audit_entry: entry,
+            },
+            register,
+        )
         .await
 }
 

@@ -1,5 +1,6 @@
 //! The application's shared services, built once by [`crate::app::App`] and cloned cheaply.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -12,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::model::DocumentTypeCatalog;
 use crate::objects::Objects;
 use crate::session_cache::SessionCache;
-use crate::storage::{Db, NewDocument, Registration, StorageError};
+use crate::storage::{Arrival, Db, NewDocument, NumberSeries, Registration, StorageError};
 
 #[derive(Clone, Debug)]
 pub struct Services {
@@ -81,13 +82,25 @@ impl AuditSink {
     }
 }
 
-type PendingDocument = (NewDocument, oneshot::Sender<AppResult<Registration>>);
+/// Where an incoming document is to be registered. The register (sổ đăng ký văn bản đến) is
+/// chosen by the [`Registrar`] once per batch and agency, not once per request.
+#[derive(Clone, Debug)]
+pub struct RegisterAt {
+    pub year: i64,
+    pub arrived_on: String,
+}
+
+type PendingDocument = (
+    NewDocument,
+    Option<RegisterAt>,
+    oneshot::Sender<AppResult<Registration>>,
+);
 
 /// Writes new documents in batches (group commit): requests that arrive while a batch commits
-/// go together into the next one, so a burst of registrations costs one counter update and one
-/// commit per batch instead of per document. Numbers stay gapless: a batch is all or nothing,
-/// and when a batch fails, its documents are retried one by one so that one bad document cannot
-/// fail the others.
+/// go together into the next one, so a burst of registrations costs one register lookup per
+/// agency, one duplicate-check statement, one counter update and one commit per batch instead
+/// of per document. Numbers stay gapless: a batch is all or nothing, and when a batch fails, its
+/// documents are retried one by one so that one bad document cannot fail the others.
 #[derive(Clone, Debug)]
 pub struct Registrar {
     tx: mpsc::Sender<PendingDocument>,
@@ -108,41 +121,96 @@ impl Registrar {
                         Err(_) => break,
                     }
                 }
-                let items: Vec<NewDocument> = batch.iter().map(|(d, _)| d.clone()).collect();
-                match db.create_documents(&items).await {
-                    Ok(regs) => {
-                        for ((_, reply), reg) in batch.drain(..).zip(regs) {
-                            let _ = reply.send(Ok(reg));
-                        }
-                    }
-                    Err(e) if batch.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
-                        for (item, reply) in batch.drain(..) {
-                            let one = db.create_documents(std::slice::from_ref(&item)).await;
-                            let result = one
-                                .map_err(AppError::from)
-                                .and_then(|mut v| v.pop().ok_or_else(|| AppError::internal("batch returned no row")));
-                            let _ = reply.send(result);
-                        }
-                    }
-                    Err(e) => {
-                        let e = AppError::from(e);
-                        for (_, reply) in batch.drain(..) {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
+                let ready = choose_registers(&db, &mut batch).await;
+                if !ready.is_empty() {
+                    write_batch(&db, ready).await;
                 }
             }
         });
         Self { tx }
     }
 
-    /// Queues a document and waits until it is committed.
-    pub async fn create(&self, doc: NewDocument) -> AppResult<Registration> {
+    /// Queues a document and waits until it is committed. With `register`, the document is
+    /// registered in its agency's incoming register for that year and gets its arrival number.
+    pub async fn create(&self, doc: NewDocument, register: Option<RegisterAt>) -> AppResult<Registration> {
         let (reply, wait) = oneshot::channel();
         self.tx
-            .send((doc, reply))
+            .send((doc, register, reply))
             .await
             .map_err(|_| AppError::internal("registrar stopped"))?;
         wait.await.map_err(|_| AppError::internal("registrar stopped"))?
+    }
+}
+
+type Ready = (NewDocument, oneshot::Sender<AppResult<Registration>>);
+
+/// Gives each document that asks for a register its register (one series lookup per agency in
+/// the batch); answers the documents whose agency has none.
+async fn choose_registers(db: &Db, batch: &mut Vec<PendingDocument>) -> Vec<Ready> {
+    let mut series: HashMap<i64, AppResult<Vec<NumberSeries>>> = HashMap::new();
+    let mut ready = Vec::with_capacity(batch.len());
+    for (mut doc, register, reply) in batch.drain(..) {
+        if let Some(at) = register {
+            let found = match series.entry(doc.agency_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(db.series(doc.agency_id).await.map_err(AppError::from))
+                }
+            };
+            let chosen = match found {
+                Ok(all) => crate::storage::choose_series(all, "incoming", &doc.doc.document_type)
+                    .map(|s| s.id)
+                    .ok_or_else(|| {
+                        AppError::conflict(
+                            "series.missing",
+                            "the agency has no incoming register (sổ đăng ký văn bản đến); create one first",
+                        )
+                    }),
+                Err(e) => Err(e.clone()),
+            };
+            match chosen {
+                Ok(series_id) => {
+                    doc.arrival = Some(Arrival {
+                        series_id,
+                        year: at.year,
+                        arrived_on: at.arrived_on,
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    continue;
+                }
+            }
+        }
+        ready.push((doc, reply));
+    }
+    ready
+}
+
+/// Writes one batch; when it fails for a reason other than an outage, each document is
+/// written on its own so that one bad document cannot fail the others.
+async fn write_batch(db: &Db, mut batch: Vec<Ready>) {
+    let items: Vec<NewDocument> = batch.iter().map(|(d, _)| d.clone()).collect();
+    match db.create_documents(&items).await {
+        Ok(regs) => {
+            for ((_, reply), reg) in batch.drain(..).zip(regs) {
+                let _ = reply.send(Ok(reg));
+            }
+        }
+        Err(e) if batch.len() > 1 && !matches!(e, StorageError::Unavailable(_)) => {
+            for (item, reply) in batch.drain(..) {
+                let one = db.create_documents(std::slice::from_ref(&item)).await;
+                let result = one
+                    .map_err(AppError::from)
+                    .and_then(|mut v| v.pop().ok_or_else(|| AppError::internal("batch returned no row")));
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let e = AppError::from(e);
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }

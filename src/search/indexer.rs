@@ -287,7 +287,12 @@ pub async fn run(s: Services, mut stop: watch::Receiver<bool>) {
         let progressed = match catch_up_once(src, &index).await {
             Ok((n, retry)) => {
                 pending.extend(retry);
-                n > 0
+                // Only a full batch means more is waiting. After a partial one the loop waits a
+                // poll interval, so that a steady stream of registrations is indexed in a few
+                // large commits a second rather than one small commit (a new segment, and later
+                // a merge) per pass: tantivy's commits and merges were most of the server's CPU
+                // under registration load.
+                n >= BATCH as usize
             }
             Err(e) => {
                 tracing::warn!(error = %e, "search indexing failed; retrying");

@@ -25,23 +25,32 @@ pub(crate) async fn enqueue_archive(
     let mut sql = String::from(
         "INSERT INTO jobs (kind, dedup_key, payload, state, attempts, run_at, created_at, updated_at) VALUES ",
     );
+    // Each parameter used once and in order, so SQLite gets anonymous placeholders (see
+    // `super::placeholder`).
+    let postgres = conn.backend_name() == "PostgreSQL";
     for i in 0..document_ids.len() {
-        let b = i * 2;
         if i > 0 {
             sql.push_str(", ");
         }
+        let ph = |c: usize| super::placeholder(postgres, i * 5 + c);
         sql.push_str(&format!(
-            "('{ARCHIVE_JOB}', ${}, ${}, 'queued', 0, $1, $1, $1)",
-            b + 2,
-            b + 3
+            "('{ARCHIVE_JOB}', {}, {}, 'queued', 0, {}, {}, {})",
+            ph(1),
+            ph(2),
+            ph(3),
+            ph(4),
+            ph(5)
         ));
     }
     sql.push_str(" ON CONFLICT (dedup_key) DO NOTHING");
-    let mut q = sqlx::query(&sql).persistent(false).bind(now_ms);
+    let mut q = sqlx::query(&sql).persistent(false);
     for id in document_ids {
         q = q
             .bind(format!("{ARCHIVE_JOB}:{id}:{reason}"))
-            .bind(serde_json::json!({"document_id": id}).to_string());
+            .bind(serde_json::json!({"document_id": id}).to_string())
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(now_ms);
     }
     q.execute(conn).await?;
     Ok(())
@@ -132,7 +141,7 @@ impl Db {
     /// only called once every object is stored. The version goes up when the metadata changed.
     /// Returns the stored row and whether anything changed.
     pub async fn record_archive(&self, r: &ArchiveRecord) -> StorageResult<(ArchivedDocumentRow, bool)> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for f in &r.files {
             insert_object(
                 &mut tx,

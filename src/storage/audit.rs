@@ -9,9 +9,6 @@ use super::{Db, StorageResult};
 use crate::audit::chain::entry_hash;
 use crate::audit::{AuditEntry, ChainBreak, NewAuditEntry, Verifier};
 
-/// Rows per multi-row INSERT (11 parameters each).
-const INSERT_CHUNK: usize = 200;
-
 /// Appends entries in order, inside the transaction that owns `conn`.
 pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) -> StorageResult<()> {
     if entries.is_empty() {
@@ -36,34 +33,24 @@ pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) 
         hashes.push((prev.clone(), hash.clone()));
         prev = hash;
     }
-    // Multi-row inserts (bounded so the parameter count stays far below either backend's limit).
-    for (chunk_no, chunk) in entries.chunks(INSERT_CHUNK).enumerate() {
+    // Multi-row inserts in a few fixed shapes (see `fixed_chunks`), with anonymous placeholders
+    // on SQLite (see `placeholder`).
+    let postgres = conn.backend_name() == "PostgreSQL";
+    for (start, size) in super::fixed_chunks(entries.len()) {
         let mut sql = String::from(
             "INSERT INTO audit_log (seq, at_ms, actor_id, actor, action, target_kind, target_id, ip, details, prev_hash, hash) VALUES ",
         );
-        for i in 0..chunk.len() {
-            let b = i * 11;
+        for i in 0..size {
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10,
-                b + 11
-            ));
+            let row: Vec<String> = (1..=11).map(|c| super::placeholder(postgres, i * 11 + c)).collect();
+            sql.push('(');
+            sql.push_str(&row.join(", "));
+            sql.push(')');
         }
         let mut q = sqlx::query(&sql);
-        for (i, e) in chunk.iter().enumerate() {
-            let idx = chunk_no * INSERT_CHUNK + i;
+        for (idx, e) in entries.iter().enumerate().skip(start).take(size) {
             let (prev_hash, hash) = &hashes[idx];
             q = q
                 .bind(first + idx as i64)
@@ -100,7 +87,7 @@ pub struct AuditVerification {
 impl Db {
     /// Appends entries in their own transaction (used for batched read events).
     pub async fn append_audit(&self, entries: &[NewAuditEntry]) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         append(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())

@@ -183,7 +183,7 @@ impl AxisStore {
         deliveries: &[NewAxisDelivery],
         report: Option<&StatusReport>,
     ) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO axis_packets (id, sender_system, message_type, from_code, document_id, title, notation,
                 status_code, body_path, body_len, body_sha256, created_ms)
@@ -403,7 +403,7 @@ impl AxisStore {
 
     /// Inserts or updates an agency. An agency owned by another system is a conflict.
     pub async fn upsert_agency(&self, a: &AxisAgencyRow, now_ms: i64) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let owner: Option<(String,)> = sqlx::query_as("SELECT owner_system FROM axis_agencies WHERE code = ?1")
             .bind(&a.code)
             .fetch_optional(&mut *tx)

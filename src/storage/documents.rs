@@ -25,6 +25,9 @@ pub struct NewDocument {
     pub created_by: Option<i64>,
     pub arrival: Option<Arrival>,
     pub duplicates: Vec<i64>,
+    /// Look for earlier duplicates inside the write transaction (batched with the other
+    /// documents of the batch) and add them to `duplicates`.
+    pub check_duplicates: bool,
     pub now_ms: i64,
     pub audit_entry: NewAuditEntry,
 }
@@ -138,8 +141,6 @@ const INSERT_COLUMNS: &str = "id, agency_id, direction, document_type, status, s
     unit_id, external_id, notes, duplicate_of, created_by, created_at, updated_at, search_text, arrival_number, \
     arrival_series_id, arrival_year, arrived_on";
 const INSERT_ARITY: usize = 31;
-/// Documents per multi-row INSERT on PostgreSQL (31 parameters each; far below the 65,535 limit).
-const INSERT_CHUNK: usize = 64;
 
 /// Binds one document's values in [`INSERT_COLUMNS`] order. `id` is `None` on SQLite, where
 /// the row id is chosen by the single writer.
@@ -189,8 +190,8 @@ fn bind_document<'q>(
         .bind(arrival.map(|a| a.arrived_on.clone())))
 }
 
-/// `($1, …, $31), ($32, …)` for `rows` rows.
-fn values_placeholders(rows: usize) -> String {
+/// `($1, …, $31), ($32, …)` for `rows` rows (`?` on SQLite, see [`super::placeholder`]).
+fn values_placeholders(postgres: bool, rows: usize) -> String {
     let mut sql = String::with_capacity(rows * INSERT_ARITY * 5);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -198,7 +199,7 @@ fn values_placeholders(rows: usize) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", r * INSERT_ARITY + c + 1));
+            sql.push_str(&super::placeholder(postgres, r * INSERT_ARITY + c + 1));
         }
         sql.push(')');
     }
@@ -207,49 +208,47 @@ fn values_placeholders(rows: usize) -> String {
 
 /// Inserts the documents and returns their rows in input order.
 ///
-/// SQLite runs in-process, so one statement per row costs no round trip; the row id is chosen
-/// by the single writer. On PostgreSQL each statement is a network round trip and a parse, so
-/// the ids are taken from the identity sequence first and the rows go in multi-row INSERTs; the
-/// returned rows are matched to their inputs by id (RETURNING order is not guaranteed).
+/// The ids are taken first and the rows go in multi-row INSERTs (one statement per
+/// [`super::fixed_chunks`] chunk: on PostgreSQL each statement is a round trip and a parse, on
+/// SQLite a hand-off to the connection's thread). On PostgreSQL the ids come from the identity
+/// sequence; on SQLite from `MAX(id)`, which is safe because the write transaction began with
+/// `BEGIN IMMEDIATE` and holds the database's write lock (the table has no AUTOINCREMENT, so
+/// this is the id SQLite itself would pick). The returned rows are matched to their inputs by
+/// id (RETURNING order is not guaranteed).
 async fn insert_documents(
     conn: &mut sqlx::AnyConnection,
     items: &[(&NewDocument, Option<i64>)],
 ) -> StorageResult<Vec<DocumentRow>> {
-    if conn.backend_name() != "PostgreSQL" {
-        // A NULL id makes SQLite choose the row id.
-        let sql = format!(
-            "INSERT INTO documents ({INSERT_COLUMNS}) VALUES {} RETURNING {DOCUMENT_COLUMNS}",
-            values_placeholders(1)
-        );
-        let mut rows = Vec::with_capacity(items.len());
-        for (item, arrival_number) in items {
-            let q = bind_document(sqlx::query_as(&sql), None, item, *arrival_number)?;
-            rows.push(q.fetch_one(&mut *conn).await?);
-        }
-        return Ok(rows);
-    }
-    let mut ids: Vec<i64> = sqlx::query_as::<_, (i64,)>(
-        "SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(items.len() as i64)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| r.0)
-    .collect();
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let mut ids: Vec<i64> = if postgres {
+        sqlx::query_as::<_, (i64,)>(
+            "SELECT nextval(pg_get_serial_sequence('documents', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(items.len() as i64)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect()
+    } else {
+        let (max,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM documents")
+            .fetch_one(&mut *conn)
+            .await?;
+        (1..=items.len() as i64).map(|i| max + i).collect()
+    };
     if ids.len() != items.len() {
         return Err(StorageError::Corrupt("the id sequence returned too few values".into()));
     }
     ids.sort_unstable();
     let mut by_id = std::collections::HashMap::with_capacity(items.len());
-    for (chunk_no, chunk) in items.chunks(INSERT_CHUNK).enumerate() {
+    for (start, size) in super::fixed_chunks(items.len()) {
         let sql = format!(
             "INSERT INTO documents ({INSERT_COLUMNS}) VALUES {} RETURNING {DOCUMENT_COLUMNS}",
-            values_placeholders(chunk.len())
+            values_placeholders(postgres, size)
         );
         let mut q = sqlx::query_as::<_, DocumentRow>(&sql);
-        for (i, (item, arrival_number)) in chunk.iter().enumerate() {
-            q = bind_document(q, Some(ids[chunk_no * INSERT_CHUNK + i]), item, *arrival_number)?;
+        for (i, (item, arrival_number)) in items[start..start + size].iter().enumerate() {
+            q = bind_document(q, Some(ids[start + i]), item, *arrival_number)?;
         }
         for row in q.fetch_all(&mut *conn).await? {
             by_id.insert(row.id, row);
@@ -262,6 +261,87 @@ async fn insert_documents(
                 .ok_or_else(|| StorageError::Corrupt(format!("inserted document {id} not returned")))
         })
         .collect()
+}
+
+/// Lookups per duplicate-check statement (each a `UNION ALL` branch; SQLite allows 500).
+const DUPLICATE_CHUNK: usize = 100;
+
+/// The duplicate check for several incoming documents in one statement: one `UNION ALL`
+/// branch per lookup, each exactly the single-document query of [`Db::find_duplicates`] (so
+/// each is planned on its own partial index), tagged with the item's position. Returns, per
+/// item, the earlier documents it duplicates (sorted, at most 10).
+async fn find_duplicates_batch(
+    conn: &mut sqlx::AnyConnection,
+    docs: &[(i64, &ValidDocument)],
+) -> StorageResult<Vec<Vec<i64>>> {
+    // (item, agency, lookup): a (number, symbol, issuer) lookup or an external-id lookup.
+    enum Lookup<'a> {
+        Reference(i64, &'a str, &'a str),
+        External(&'a str),
+    }
+    let mut lookups: Vec<(usize, i64, Lookup)> = Vec::new();
+    for (i, (agency_id, doc)) in docs.iter().enumerate() {
+        if doc.direction != crate::model::Direction::Incoming {
+            continue;
+        }
+        if let (Some(number), Some(symbol), Some(issuer)) = (doc.number, &doc.symbol, &doc.issuer_name) {
+            lookups.push((i, *agency_id, Lookup::Reference(number, symbol, issuer)));
+        }
+        if let Some(external_id) = doc.external_id.as_deref().filter(|s| !s.is_empty()) {
+            lookups.push((i, *agency_id, Lookup::External(external_id)));
+        }
+    }
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let ph = |n: usize| super::placeholder(postgres, n);
+    let mut out: Vec<Vec<i64>> = vec![Vec::new(); docs.len()];
+    for chunk in lookups.chunks(DUPLICATE_CHUNK) {
+        let mut sql = String::new();
+        let mut n = 0usize;
+        for (item, _, lookup) in chunk {
+            if !sql.is_empty() {
+                sql.push_str(" UNION ALL ");
+            }
+            match lookup {
+                Lookup::Reference(..) => sql.push_str(&format!(
+                    "SELECT {item}, id FROM documents WHERE agency_id = {} AND number = {} AND symbol = {} \
+                     AND issuer_name = {} AND direction = 'incoming'",
+                    ph(n + 1),
+                    ph(n + 2),
+                    ph(n + 3),
+                    ph(n + 4)
+                )),
+                Lookup::External(_) => sql.push_str(&format!(
+                    "SELECT {item}, id FROM documents WHERE agency_id = {} AND external_id = {} \
+                     AND direction = 'incoming' AND external_id IS NOT NULL",
+                    ph(n + 1),
+                    ph(n + 2)
+                )),
+            }
+            n += match lookup {
+                Lookup::Reference(..) => 4,
+                Lookup::External(_) => 2,
+            };
+        }
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql).persistent(false);
+        for (_, agency_id, lookup) in chunk {
+            q = q.bind(*agency_id);
+            q = match lookup {
+                Lookup::Reference(number, symbol, issuer) => q.bind(*number).bind(*symbol).bind(*issuer),
+                Lookup::External(external_id) => q.bind(*external_id),
+            };
+        }
+        for (item, id) in q.fetch_all(&mut *conn).await? {
+            if let Some(v) = usize::try_from(item).ok().and_then(|i| out.get_mut(i)) {
+                v.push(id);
+            }
+        }
+    }
+    for v in &mut out {
+        v.sort_unstable();
+        v.dedup();
+        v.truncate(10);
+    }
+    Ok(out)
 }
 
 /// The text the substring filter searches: subject, symbol and issuer, lower-cased by Rust
@@ -310,6 +390,7 @@ impl Db {
             created_by,
             arrival,
             duplicates,
+            check_duplicates: false,
             now_ms,
             audit_entry,
         };
@@ -321,7 +402,39 @@ impl Db {
     /// Creates several documents in one transaction (group commit): one counter update per
     /// register, one audit-chain append and one commit for the whole batch. All or nothing.
     pub async fn create_documents(&self, items: &[NewDocument]) -> StorageResult<Vec<Registration>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
+        // The duplicate check, for the documents that ask for it: one statement for the batch,
+        // inside the transaction (so it sees every document committed before this batch).
+        let checked: Vec<(i64, &ValidDocument)> = items
+            .iter()
+            .filter(|i| i.check_duplicates)
+            .map(|i| (i.agency_id, &i.doc))
+            .collect();
+        let mut found = if checked.is_empty() {
+            Vec::new()
+        } else {
+            find_duplicates_batch(&mut tx, &checked).await?
+        }
+        .into_iter();
+        let with_duplicates: Vec<NewDocument>;
+        let items: &[NewDocument] = if checked.is_empty() {
+            items
+        } else {
+            with_duplicates = items
+                .iter()
+                .map(|i| {
+                    let mut i = i.clone();
+                    if i.check_duplicates {
+                        i.duplicates.extend(found.next().unwrap_or_default());
+                        i.duplicates.sort_unstable();
+                        i.duplicates.dedup();
+                        i.duplicates.truncate(10);
+                    }
+                    i
+                })
+                .collect();
+            &with_duplicates
+        };
         // Numbers first, one counter update per (register, year), in a fixed order so that two
         // processes never wait on each other's counters in opposite orders.
         let mut wanted: std::collections::BTreeMap<(i64, i64), i64> = std::collections::BTreeMap::new();
@@ -454,7 +567,7 @@ impl Db {
         now_ms: i64,
         audit_entry: NewAuditEntry,
     ) -> StorageResult<Document> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE documents SET updated_at = $2 WHERE id = $1 AND direction = 'outgoing' AND status = 'draft'",
         )
@@ -495,7 +608,7 @@ impl Db {
 
     /// Recalls (thu hồi) an issued or registered document. Its number stays taken.
     pub async fn recall_document(&self, id: i64, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<Document> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE documents SET status = 'recalled', updated_at = $2 WHERE id = $1 AND status IN ('issued', 'registered')")
             .bind(id)
             .bind(now_ms)
@@ -608,7 +721,7 @@ impl Db {
 
     /// Records a stored file and queues its fixity check, in one transaction.
     pub async fn add_file(&self, f: &NewFile, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<DocumentFile> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let file: DocumentFile = sqlx::query_as(
             "INSERT INTO document_files (document_id, filename, content_type, size_bytes, sha256, object_key, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, document_id, filename, content_type, size_bytes, sha256, object_key, \

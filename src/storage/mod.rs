@@ -18,6 +18,7 @@ mod rows;
 mod search;
 mod series;
 mod sessions;
+mod statistics;
 mod users;
 
 use std::str::FromStr;
@@ -36,6 +37,7 @@ pub use records::{FiledDocument, NewRecord, Record, RecordChange};
 pub use rows::*;
 pub use search::{FileText, SearchChange};
 pub use series::choose as choose_series;
+pub use statistics::needs_analyze;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -149,6 +151,18 @@ impl Db {
         self.backend
     }
 
+    /// Starts a write transaction on the write pool. On SQLite it is `BEGIN IMMEDIATE`: the
+    /// write lock is taken at the start, where the busy timeout applies, instead of at the
+    /// first write. A deferred transaction that reads first and then writes cannot wait for
+    /// a lock another process (the CLI, a second server) took meanwhile: its snapshot is stale,
+    /// so SQLite fails it at once with "database is locked".
+    pub(crate) async fn begin_write(&self) -> StorageResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
+    }
+
     /// Applies pending migrations for the backend in use.
     pub async fn migrate(&self) -> StorageResult<()> {
         let migrator = match self.backend {
@@ -179,6 +193,35 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Placeholder number `n` (1-based) of a generated multi-row statement whose parameters are
+/// each used once, in order. SQLite gets an anonymous `?`: for every parameter sqlx asks SQLite
+/// for its name, and SQLite finds a numbered name (`$N`) by walking the statement's list of
+/// names, so a statement with thousands of `$N` parameters costs quadratic time to bind (it was
+/// a fifth of the server's CPU under registration load).
+pub(crate) fn placeholder(postgres: bool, n: usize) -> String {
+    if postgres {
+        format!("${n}")
+    } else {
+        "?".to_string()
+    }
+}
+
+/// Splits `len` rows into chunks of a few fixed sizes (64, 16, 4, 1), largest first, as
+/// `(start, size)`. Multi-row statements then come in four shapes only, so the connection's
+/// prepared-statement cache holds four statements instead of one per batch size (each SQLite
+/// statement with thousands of parameters weighs hundreds of kilobytes).
+pub(crate) fn fixed_chunks(len: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for size in [64, 16, 4, 1] {
+        while len - start >= size {
+            out.push((start, size));
+            start += size;
+        }
+    }
+    out
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
@@ -252,3 +295,21 @@ pub async fn postgres_admin(server_url: &str, statement: &str) -> StorageResult<
 }
 
 use sqlx::Connection;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixed_chunks_cover_every_row_once_in_four_shapes() {
+        for len in 0..300 {
+            let chunks = super::fixed_chunks(len);
+            let mut next = 0;
+            for (start, size) in &chunks {
+                assert_eq!(*start, next);
+                assert!([64, 16, 4, 1].contains(size));
+                next += size;
+            }
+            assert_eq!(next, len);
+        }
+        assert_eq!(super::fixed_chunks(85), vec![(0, 64), (64, 16), (80, 4), (84, 1)]);
+    }
+}

@@ -10,7 +10,7 @@ impl Db {
     /// Creates an agency with its default number series: one shared outgoing series and the
     /// incoming register (sổ đăng ký văn bản đến).
     pub async fn create_agency(&self, a: &NewAgency, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<Agency> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let agency: Agency = sqlx::query_as(
             "INSERT INTO agencies (code, name, abbreviation, parent_name, place_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
              RETURNING id, code, name, abbreviation, parent_name, place_name, created_at",
@@ -73,7 +73,7 @@ impl Db {
     }
 
     pub async fn create_unit(&self, u: &NewUnit, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<Unit> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(parent) = u.parent_id {
             let (parent_agency,): (i64,) = sqlx::query_as("SELECT agency_id FROM units WHERE id = $1")
                 .bind(parent)

@@ -88,7 +88,7 @@ pub enum RecordChange {
 
 impl Db {
     pub async fn create_record(&self, r: &NewRecord, now_ms: i64, entry: NewAuditEntry) -> StorageResult<Record> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row: Record = sqlx::query_as(&format!(
             "INSERT INTO records (agency_id, year, notation, heading, title, retention_code, retention_version, creator_id, \
              status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'planned', $9, $9) RETURNING {COLUMNS}"
@@ -138,7 +138,7 @@ impl Db {
         now_ms: i64,
         entry: NewAuditEntry,
     ) -> StorageResult<Record> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current: Record = sqlx::query_as(&format!("SELECT {COLUMNS} FROM records WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
@@ -220,7 +220,7 @@ impl Db {
         now_ms: i64,
         entry: NewAuditEntry,
     ) -> StorageResult<FiledDocument> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let lock = if tx.backend_name() == "PostgreSQL" {
             "SELECT status FROM records WHERE id = $1 FOR UPDATE"
         } else {
@@ -290,7 +290,7 @@ impl Db {
         now_ms: i64,
         entry: NewAuditEntry,
     ) -> StorageResult<(Record, Vec<String>)> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE records SET status = 'disposed', disposed_at = $2, disposed_by = $3, updated_at = $2 \
              WHERE id = $1 AND status = 'closed' AND legal_hold IS NULL",

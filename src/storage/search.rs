@@ -17,9 +17,6 @@ pub struct SearchChange {
     pub document_id: i64,
 }
 
-/// Rows per multi-row INSERT (3 parameters each).
-const LOG_CHUNK: usize = 200;
-
 /// Appends one change per document id, in the caller's transaction. Call it last before the
 /// audit append, so every transaction takes the head locks in the same order (counters, this
 /// head, the audit head).
@@ -33,13 +30,17 @@ pub(crate) async fn log_changes(conn: &mut AnyConnection, document_ids: &[i64], 
         .fetch_one(&mut *conn)
         .await?;
     let mut seq = last - count + 1;
-    for chunk in document_ids.chunks(LOG_CHUNK) {
+    // A few fixed statement shapes, anonymous placeholders on SQLite (see `super::placeholder`).
+    let postgres = conn.backend_name() == "PostgreSQL";
+    for (start, size) in super::fixed_chunks(document_ids.len()) {
+        let chunk = &document_ids[start..start + size];
         let mut sql = String::from("INSERT INTO search_changes (seq, document_id, created_at) VALUES ");
         for i in 0..chunk.len() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3));
+            let ph = |c: usize| super::placeholder(postgres, i * 3 + c);
+            sql.push_str(&format!("({}, {}, {})", ph(1), ph(2), ph(3)));
         }
         let mut q = sqlx::query(&sql);
         for id in chunk {

@@ -82,7 +82,7 @@ impl Db {
         now_ms: i64,
         audit_entry: NewAuditEntry,
     ) -> StorageResult<NumberSeries> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created: NumberSeries = sqlx::query_as(&format!(
             "INSERT INTO number_series (agency_id, code, name, direction, document_types, advisory_body, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {SERIES_COLUMNS}"

@@ -24,7 +24,7 @@ impl Db {
         ip: Option<&str>,
         entry: NewAuditEntry,
     ) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip) VALUES ($1, $2, $3, $3, $4, $5)")
             .bind(token_hash)
             .bind(user_id)
@@ -75,7 +75,7 @@ impl Db {
     }
 
     pub async fn delete_session(&self, token_hash: &str, entry: Option<NewAuditEntry>) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&mut *tx)

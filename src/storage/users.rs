@@ -11,7 +11,7 @@ const DELEGATION_COLUMNS: &str =
 
 impl Db {
     pub async fn create_user(&self, u: &NewUser, now_ms: i64, audit_entry: NewAuditEntry) -> StorageResult<User> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row: UserRow = sqlx::query_as(&format!(
             "INSERT INTO users (username, display_name, password_hash, agency_id, unit_id, position, roles, password_changed_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {USER_COLUMNS}"
@@ -74,7 +74,7 @@ impl Db {
         max_failed: u32,
         entry: NewAuditEntry,
     ) -> StorageResult<bool> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (failed, locked): (i64, i64) = sqlx::query_as(
             "UPDATE users SET failed_logins = failed_logins + 1, \
              locked = CASE WHEN failed_logins + 1 >= $2 THEN 1 ELSE locked END WHERE id = $1 RETURNING failed_logins, locked",
@@ -96,7 +96,7 @@ impl Db {
     }
 
     pub async fn set_user_locked(&self, user_id: i64, locked: bool, entry: NewAuditEntry) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE users SET locked = $2, failed_logins = 0 WHERE id = $1")
             .bind(user_id)
             .bind(i64::from(locked))
@@ -119,7 +119,7 @@ impl Db {
 
     /// Replaces the password hash and ends every session of the user.
     pub async fn set_password(&self, user_id: i64, hash: &str, now_ms: i64, entry: NewAuditEntry) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE users SET password_hash = $2, password_changed_at = $3, failed_logins = 0 WHERE id = $1",
         )
@@ -147,7 +147,7 @@ impl Db {
         now_ms: i64,
         audit_entry: NewAuditEntry,
     ) -> StorageResult<Delegation> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let del: Delegation = sqlx::query_as(&format!(
             "INSERT INTO delegations (agency_id, delegator_id, delegate_id, roles, authority, valid_from, valid_to, legal_basis, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {DELEGATION_COLUMNS}"
@@ -190,7 +190,7 @@ impl Db {
     }
 
     pub async fn revoke_delegation(&self, id: i64, now_ms: i64, entry: NewAuditEntry) -> StorageResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE delegations SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(now_ms)

@@ -1629,3 +1629,67 @@ async fn concurrent_arrivals_body(b: Backend) {
     );
     finish(db, store).await;
 }
+
+/// Two pools on one SQLite file stand for two processes (a server and a CLI command, or two
+/// servers): each has its own writer connection. Transactions that read before they write (the
+/// audit append reads the chain head first) must wait for each other instead of failing with
+/// "database is locked", which is what a deferred `BEGIN` does when the other writer commits
+/// between the read and the write. With `BEGIN IMMEDIATE` every write transaction takes the
+/// write lock first, so the busy timeout applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_two_writer_pools_on_one_file() {
+    let Some((db, first)) = open(Backend::Sqlite).await else {
+        return;
+    };
+    let second = Db::connect(&db.url, &ConnectSettings::default())
+        .await
+        .expect("second pool");
+    let a = agency(&first, "000.00.00.G12", "BTP").await;
+    let den = series_id(&first, a.id, "den").await;
+    let head0 = first.verify_audit(|_, _| {}).await.expect("verify").head_seq;
+    const ROUNDS: i64 = 60;
+    let mut tasks = Vec::new();
+    for (p, store) in [first.clone(), second.clone()].into_iter().enumerate() {
+        for i in 0..ROUNDS {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                // Reads first (the chain head), then writes.
+                store
+                    .append_audit(&[entry("document.read", "document"), entry("document.read", "document")])
+                    .await?;
+                let mut d = doc(Direction::Incoming, &format!("Công văn {p}-{i}"), None);
+                d.number = Some(p as i64 * 1000 + i);
+                store
+                    .create_document(
+                        a.id,
+                        &d,
+                        "registered",
+                        None,
+                        arrival(den, 2026),
+                        NOW,
+                        entry("document.create", "document"),
+                    )
+                    .await
+                    .map(|r| r.document.arrival_number)
+            }));
+        }
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(n) => numbers.push(n.expect("arrival number")),
+            Err(e) => panic!("a write through the second pool failed: {e}"),
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=2 * ROUNDS).collect::<Vec<i64>>(),
+        "gapless across two writers"
+    );
+    let v = second.verify_audit(|_, _| {}).await.expect("verify");
+    assert_eq!(v.error, None, "chain intact with two writers");
+    assert_eq!(v.head_seq, head0 + 2 * ROUNDS * 3, "every entry appended once");
+    second.close().await;
+    finish(db, first).await;
+}
