@@ -117,8 +117,13 @@ impl App {
             self.services.clone(),
             stop_rx.clone(),
         )));
-        if self.services.db.backend() == crate::storage::Backend::Postgres {
-            background.push(tokio::spawn(keep_statistics(self.services.clone(), stop_rx.clone())));
+        match self.services.db.backend() {
+            crate::storage::Backend::Postgres => {
+                background.push(tokio::spawn(keep_statistics(self.services.clone(), stop_rx.clone())));
+            }
+            crate::storage::Backend::Sqlite => {
+                background.push(tokio::spawn(checkpoint_wal(self.services.clone(), stop_rx.clone())));
+            }
         }
         background.push(tokio::spawn(refresh_gauges(self.services.clone(), stop_rx)));
         let result = crate::http::serve(self.listener, self.services.clone(), shutdown).await;
@@ -142,6 +147,21 @@ async fn keep_statistics(s: Services, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// Copies SQLite's write-ahead log back into the database file twice a second, off the
+/// request path: otherwise the commit that crosses the WAL's size threshold does it, and that
+/// request (and every one queued behind the single writer) waits for the copy and its fsync.
+async fn checkpoint_wal(s: Services, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = s.db.checkpoint_wal().await {
+            tracing::debug!(error = %e, "WAL checkpoint failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
             _ = stop.changed() => break,
         }
     }

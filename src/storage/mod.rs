@@ -189,6 +189,18 @@ impl Db {
         Ok(())
     }
 
+    /// SQLite: a passive checkpoint of the write-ahead log (it never waits for readers or the
+    /// writer; what it cannot copy now waits for the next one). PostgreSQL: nothing.
+    pub async fn checkpoint_wal(&self) -> StorageResult<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .persistent(false)
+                .fetch_all(&self.read)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
@@ -247,6 +259,9 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration) -> AnyPoolOptions {
                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
+                // The server checkpoints from a background task (`Db::checkpoint_wal`); a
+                // commit checkpoints by itself only if the log outgrows that (about 32 MB).
+                conn.execute("PRAGMA wal_autocheckpoint = 8000").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 Ok(())
             })

@@ -260,6 +260,19 @@ fn only_config_reads_the_environment() {
 }
 
 #[test]
+fn unsafe_code_only_for_the_allocator_setting_in_main() {
+    let found = offenders(&[], &["unsafe", "allow(unsafe_code)"]);
+    let expected = ["src/main.rs"];
+    let outside: Vec<&String> = found
+        .iter()
+        .filter(|f| !expected.iter().any(|e| f.starts_with(&format!("{e}:"))))
+        .collect();
+    assert!(outside.is_empty(), "unsafe code outside src/main.rs:\n{outside:?}");
+    // main.rs: one allow and one unsafe block (mallopt), nothing more.
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+#[test]
 fn only_clock_reads_the_system_clock() {
     let found = offenders(
         &["src/clock.rs"],
