@@ -22,6 +22,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, 
 
 use super::analysis::{self, query_terms, QueryTerm};
 use super::facets::{Counts, FacetCollector};
+use super::phrase_boost::PhraseBoosted;
 use super::query::{Item, ParsedQuery, QueryField};
 use super::SearchError;
 use crate::auth::ReadScope;
@@ -637,11 +638,13 @@ impl SearchIndex {
     /// only add to the score. Each boost wraps the query so far as an optional clause, which
     /// tantivy evaluates only for documents that already match; a union of the fields per word
     /// would instead score every posting of every field near each match, which on common words
-    /// costs most of the query.
+    /// costs most of the query. Phrase boosts are asked about each matching document only
+    /// ([`PhraseBoosted`]).
     fn full_query(&self, q: &ParsedQuery, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut boosts: Vec<Box<dyn Query>> = Vec::new();
+        let mut phrase_boosts: Vec<(Vec<Term>, f32)> = Vec::new();
         let mut bare_words: Vec<QueryTerm> = Vec::new();
         for c in &q.clauses {
             let occur = if c.negated { Occur::MustNot } else { Occur::Must };
@@ -650,11 +653,19 @@ impl SearchIndex {
                     return None;
                 }
                 if !c.negated {
+                    let mut boost = |field: Field, pick: fn(&QueryTerm) -> &str, by: f32| {
+                        if terms.len() == 1 {
+                            boosts.push(Box::new(BoostQuery::new(terms_query(&terms, field, pick), by)));
+                        } else {
+                            let t = terms.iter().map(|t| Term::from_field_text(field, pick(t))).collect();
+                            phrase_boosts.push((t, by));
+                        }
+                    };
                     if let Some(e) = exact {
-                        boosts.push(Box::new(BoostQuery::new(terms_query(&terms, e, exact_of), 2.0)));
+                        boost(e, exact_of, 2.0);
                     }
                     if let Some(s) = subject {
-                        boosts.push(Box::new(BoostQuery::new(terms_query(&terms, s, folded_of), 0.5)));
+                        boost(s, folded_of, 0.5);
                     }
                 }
                 Some(terms_query(&terms, matched, folded_of))
@@ -693,7 +704,7 @@ impl SearchIndex {
                 .iter()
                 .map(|t| Term::from_field_text(f.body_f, &t.folded))
                 .collect();
-            boosts.push(Box::new(BoostQuery::new(Box::new(PhraseQuery::new(folded)), 1.5)));
+            phrase_boosts.push((folded, 1.5));
         }
         if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
             clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -703,7 +714,14 @@ impl SearchIndex {
         for boost in boosts {
             query = Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Should, boost)]));
         }
-        query
+        if phrase_boosts.is_empty() {
+            query
+        } else {
+            Box::new(PhraseBoosted {
+                required: query,
+                phrases: phrase_boosts,
+            })
+        }
     }
 }
 
