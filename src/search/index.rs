@@ -813,3 +813,153 @@ impl SearchHandle {
         Ok(opened)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tantivy::collector::TopDocs;
+
+    use super::*;
+    use crate::search::query;
+
+    /// The query as built before boosts became lazy: per text item, a union of the folded
+    /// field, the exact field and the subject; the bare-word phrase as an optional clause.
+    fn union_query(ix: &SearchIndex, q: &ParsedQuery, scope: &ReadScope) -> Box<dyn Query> {
+        let f = &ix.fields;
+        let text = |terms: &[QueryTerm], exact: bool| -> Box<dyn Query> {
+            let mut should: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Should, terms_query(terms, f.body_f, folded_of))];
+            if exact {
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(terms_query(terms, f.body_e, exact_of), 2.0)),
+                ));
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(terms_query(terms, f.subject_f, folded_of), 0.5)),
+                ));
+            }
+            Box::new(BooleanQuery::new(should))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut bare: Vec<QueryTerm> = Vec::new();
+        for c in &q.clauses {
+            let occur = if c.negated { Occur::MustNot } else { Occur::Must };
+            let terms = match &c.item {
+                Item::Word(w) => query_terms(w),
+                Item::Phrase(p) => query_terms(p),
+                other => panic!("not a text item: {other:?}"),
+            };
+            if matches!(c.item, Item::Word(_)) && !c.negated && terms.len() == 1 {
+                bare.extend(terms.iter().cloned());
+            }
+            clauses.push((occur, text(&terms, true)));
+        }
+        if bare.len() >= 2 {
+            let folded = bare
+                .iter()
+                .map(|t| Term::from_field_text(f.body_f, &t.folded))
+                .collect();
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(PhraseQuery::new(folded)), 1.5)),
+            ));
+        }
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>),
+            (Occur::Must, Box::new(ConstScoreQuery::new(scope_query(f, scope), 0.0))),
+        ]))
+    }
+
+    /// Lazy boosts and phrase boosts give the same matches, order and scores as the unions.
+    #[test]
+    fn lazy_boosts_rank_like_per_word_unions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ix = SearchIndex::open(dir.path()).expect("open");
+        let sentences = [
+            "Căn cứ Luật Thi hành án dân sự ngày 14 tháng 11 năm 2008.",
+            "Lập danh mục hồ sơ, nộp lưu hồ sơ, tài liệu vào Lưu trữ cơ quan.",
+            "Trong quá trình thực hiện, nếu có khó khăn, vướng mắc, các đơn vị phản ánh.",
+            "Việc kê biên quyền sử dụng đất phải được lập biên bản.",
+            "Số hóa tài liệu lưu trữ, xây dựng cơ sở dữ liệu hồ sơ thi hành án.",
+            "Bàn giao hồ sơ; Bản kế hoạch chuyển đổi số.",
+        ];
+        let subjects = [
+            "Quyết định thi hành án",
+            "Kế hoạch lưu trữ hồ sơ",
+            "Báo cáo chuyển đổi số",
+        ];
+        let mut docs = Vec::new();
+        for id in 1..=600i64 {
+            let n = id as usize;
+            let subject = subjects[n % subjects.len()].to_string();
+            let mut body = format!("{subject}\n");
+            for k in 0..(n % 5 + 1) {
+                body.push_str(sentences[(n * 7 + k * 5 + n / 7) % sentences.len()]);
+                body.push(' ');
+            }
+            docs.push(IndexInput {
+                id,
+                agency_id: 1 + id % 2,
+                unit_id: Some(id % 4),
+                created_by: Some(id % 9),
+                document_type: "cong_van".into(),
+                direction: "incoming".into(),
+                status: "registered".into(),
+                urgency: "thuong".into(),
+                issuer: None,
+                year: Some(2025),
+                date_key: 20250101,
+                date: "2025-01-01".into(),
+                reference: None,
+                codes: String::new(),
+                subject,
+                body,
+                text_state: TextState::Full,
+            });
+            if id % 150 == 0 {
+                ix.apply(&docs, id).expect("apply");
+                docs.clear();
+            }
+        }
+        let scope = ReadScope::Units {
+            agency_id: 1,
+            unit_ids: vec![0],
+            user_id: 5,
+        };
+        let searcher = ix.reader.searcher();
+        let top = TopDocs::with_limit(1_000);
+        for q in [
+            "thi hanh an",
+            "thi hành án dân sự",
+            "kho lưu trữ",
+            "\"lưu trữ\" ho so",
+            "bản",
+            "bàn giao",
+            "ke bien quyen su dung dat",
+            "so hoa tai lieu luu tru -bien",
+            "\"thi hành án\" chuyen doi so",
+        ] {
+            let parsed = query::parse(q).expect("parse");
+            let ours = ix.full_query(
+                &parsed,
+                vec![Box::new(ConstScoreQuery::new(scope_query(&ix.fields, &scope), 0.0))],
+            );
+            let want = searcher
+                .search(union_query(&ix, &parsed, &scope).as_ref(), &top)
+                .expect("want");
+            let got = searcher.search(ours.as_ref(), &top).expect("got");
+            assert!(!want.is_empty(), "{q}");
+            assert_eq!(want.len(), got.len(), "{q}");
+            // Each document scores the same up to float rounding (the sums are added in another
+            // order), so only documents whose scores tie may swap places.
+            let scores: std::collections::HashMap<DocAddress, f32> = got.iter().map(|(s, d)| (*d, *s)).collect();
+            for (ws, wd) in &want {
+                let gs = scores.get(wd).copied().unwrap_or(f32::NAN);
+                assert!((ws - gs).abs() <= 1e-5 * ws.abs().max(1.0), "{q}: {wd:?} {ws} vs {gs}");
+            }
+            for pair in got.windows(2) {
+                assert!(pair[0].0 >= pair[1].0, "{q}: ranked by score");
+            }
+        }
+    }
+}
