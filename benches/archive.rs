@@ -6,7 +6,8 @@
 //! written to a temp folder, then
 //! - **put**: streamed from that file into the archive (`ArchiveStore::put_stream`: read, SHA-256,
 //!   multipart write to staging, create-only promotion to the content key);
-//! - **get**: streamed back out of the archive into a new file (`ArchiveStore::get_stream`);
+//! - **get**: streamed back out of the archive into a new file (`ArchiveStore::get_stream`: read
+//!   in 1 MiB steps, SHA-256 checked against the content key);
 //! - peers on the same file in the same run: `cp` (copy, no hash) and `sha256sum` (read + hash).
 //!
 //! Prints the median MB/s of each and the ratios. Files are in the page cache (just written), as
@@ -36,6 +37,23 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// CPU time of the whole process (all threads, user + system) in seconds, from
+/// `/proc/self/stat` (10 ms ticks); zero where that file does not exist.
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect())
+        .unwrap_or_default();
+    (fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -69,22 +87,27 @@ async fn run(dir: &Path, mib: usize, runs: usize) -> Result<()> {
     let archive = ArchiveStore::new(objects.raw().clone());
     let size = mib * 1024 * 1024;
     let (mut put, mut get, mut cp, mut sha) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut put_cpu, mut get_cpu) = (Vec::new(), Vec::new());
+    let load_before = load_average();
     for run in 0..runs {
         let src = dir.join(format!("source-{run}.bin"));
         std::fs::write(&src, pseudo_random(size, 0x5eed_0000 + 2 * run as u64 + 1))?;
 
         let t = Instant::now();
+        let cpu = process_cpu();
         let file = tokio::fs::File::open(&src).await?;
         let stored = archive
             .put_stream(ReaderStream::with_capacity(file, 1 << 20), None, u64::MAX)
             .await?;
         put.push(size as f64 / MB / t.elapsed().as_secs_f64());
+        put_cpu.push((process_cpu() - cpu) * 1000.0 / (size as f64 / MB));
         if !stored.created || stored.size != size as u64 {
             bail!("put did not store a new object: {stored:?}");
         }
 
         let dst = dir.join(format!("out-{run}.bin"));
         let t = Instant::now();
+        let cpu = process_cpu();
         let (_, mut stream) = archive.get_stream(&stored.key).await?;
         let mut out = tokio::fs::File::create(&dst).await?;
         while let Some(chunk) = stream.next().await {
@@ -93,6 +116,7 @@ async fn run(dir: &Path, mib: usize, runs: usize) -> Result<()> {
         out.flush().await?;
         drop(out);
         get.push(size as f64 / MB / t.elapsed().as_secs_f64());
+        get_cpu.push((process_cpu() - cpu) * 1000.0 / (size as f64 / MB));
 
         let copy = dir.join(format!("cp-{run}.bin"));
         cp.push(size as f64 / MB / timed_command(Command::new("cp").arg(&src).arg(&copy))?);
@@ -110,7 +134,13 @@ async fn run(dir: &Path, mib: usize, runs: usize) -> Result<()> {
         );
     }
     let (put, get, cp, sha) = (median(put), median(get), median(cp), median(sha));
+    let (put_cpu, get_cpu) = (median(put_cpu), median(get_cpu));
     println!("## archive put/get on the local folder ({mib} MiB per object, {runs} runs, medians)\n");
+    println!(
+        "Load average before / after: {load_before} / {}. CPU (all threads) per MB: put {put_cpu:.2} ms, get {get_cpu:.2} ms \
+         (get hashes the bytes to check them against their content key).\n",
+        load_average()
+    );
     println!("| operation | MB/s | × cp | × sha256sum | target |");
     println!("|---|---:|---:|---:|---|");
     let target = |v: f64| {

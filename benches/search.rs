@@ -11,6 +11,11 @@
 //!    and snippets (vanthu) / total count and ranking (PostgreSQL: `tsvector` over
 //!    `unaccent(text)` with a GIN index). Median and p95 per engine, and their ratio.
 //!
+//! Besides wall-clock figures it prints CPU time, which a shared machine disturbs much less:
+//! the process's CPU seconds (all threads, from `/proc/self/stat`) over the indexing calls, the
+//! searching thread's CPU time per query (`/proc/thread-self/schedstat`) with a per-query
+//! breakdown, and the load average around each phase.
+//!
 //! PostgreSQL comes from `VANTHU_BENCH_POSTGRES_URL`, else a local server on :5432 (user
 //! postgres, trust); it is skipped with a message when unreachable or with `--no-pg`.
 
@@ -205,6 +210,30 @@ fn synthetic(id: i64, rng: &mut StdRng) -> (Document, String) {
     let unit = rng.gen_range(1..=20);
     let creator = rng.gen_range(1..=200);
     (document(id, agency, unit, creator, &v), text)
+}
+
+/// CPU time of the whole process (all threads, user + system), from `/proc/self/stat`
+/// (clock ticks of 10 ms); zero where that file does not exist.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect())
+        .unwrap_or_default();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of the calling thread (nanoseconds, from `/proc/thread-self/schedstat`).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(stat.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -417,19 +446,23 @@ async fn main() -> Result<()> {
     let big = Arc::new(SearchIndex::open(&dir.path().join("big"))?);
     let mut rng = StdRng::seed_from_u64(20_26);
     let mut t_index = Duration::ZERO;
+    let mut cpu_index = Duration::ZERO;
     let mut t_pg = Duration::ZERO;
+    println!("Load average before indexing: {}\n", load_average());
     let mut next = 1;
     while next <= o.docs as i64 {
         let n = BATCH.min(o.docs - (next as usize) + 1);
         let batch: Vec<(Document, String)> = (0..n as i64).map(|i| synthetic(next + i, &mut rng)).collect();
         next += n as i64;
         let started = Instant::now();
+        let cpu = process_cpu();
         let inputs: Vec<IndexInput> = batch
             .iter()
             .map(|(d, text)| IndexInput::from_document(d, text, TextState::Full))
             .collect();
         big.apply(&inputs, next)?;
         t_index += started.elapsed();
+        cpu_index += process_cpu().saturating_sub(cpu);
         if let Some((pool, ..)) = &pg {
             let started = Instant::now();
             pg_insert(pool, &batch).await?;
@@ -443,10 +476,13 @@ async fn main() -> Result<()> {
         "## Indexing {} documents (metadata + ~5,000 characters of text each)\n",
         o.docs
     );
-    println!("| engine | seconds | documents/s |\n|---|---|---|");
+    println!("| engine | seconds | documents/s | CPU seconds (all threads) | CPU ms per 1,000 documents |\n|---|---|---|---|---|");
     println!(
-        "| vanthu (tantivy, 1 writer thread, commit per {BATCH}) | {:.1} | **{rate:.0}** |",
-        t_index.as_secs_f64()
+        "| vanthu (tantivy, {} writer threads, commit per {BATCH}) | {:.1} | **{rate:.0}** | {:.1} | {:.0} |",
+        SearchIndex::writer_threads(),
+        t_index.as_secs_f64(),
+        cpu_index.as_secs_f64(),
+        cpu_index.as_secs_f64() * 1e6 / o.docs.max(1) as f64
     );
     if let Some((pool, ..)) = &pg {
         let started = Instant::now();
@@ -458,7 +494,7 @@ async fn main() -> Result<()> {
         .await?;
         t_pg += started.elapsed();
         println!(
-            "| PostgreSQL (insert + tsvector, then GIN index) | {:.1} | {:.0} |",
+            "| PostgreSQL (insert + tsvector, then GIN index) | {:.1} | {:.0} | (server process) | |",
             t_pg.as_secs_f64(),
             o.docs as f64 / t_pg.as_secs_f64()
         );
@@ -473,11 +509,18 @@ async fn main() -> Result<()> {
         .collect();
     all_queries.extend(EXTRA_QUERIES.iter().map(|s| s.to_string()));
     let mut lat_t = Vec::new();
+    let mut cpu_t = Vec::new();
+    let mut per_query: Vec<Vec<Duration>> = vec![Vec::new(); all_queries.len()];
     let mut lat_p = Vec::new();
+    let load_before = load_average();
     for _ in 0..o.rounds {
-        for q in &all_queries {
+        for (qi, q) in all_queries.iter().enumerate() {
             let started = Instant::now();
+            let cpu = thread_cpu();
             let hits = tantivy_search(&big, Some(&scope), q, 20)?;
+            let used = thread_cpu().saturating_sub(cpu);
+            cpu_t.push(used);
+            per_query[qi].push(used);
             lat_t.push(started.elapsed());
             std::hint::black_box(hits);
             if let Some((pool, ..)) = &pg {
@@ -489,6 +532,7 @@ async fn main() -> Result<()> {
         }
     }
     lat_t.sort();
+    cpu_t.sort();
     lat_p.sort();
     println!(
         "## Search latency over {} documents, permission filter on ({} queries × {} rounds)\n",
@@ -496,15 +540,17 @@ async fn main() -> Result<()> {
         all_queries.len(),
         o.rounds
     );
-    println!("| engine | median ms | p95 ms |\n|---|---|---|");
+    println!("Load average before / after: {load_before} / {}\n", load_average());
+    println!("| engine | median ms | p95 ms | CPU mean ms |\n|---|---|---|---|");
     println!(
-        "| vanthu (tantivy: total, facets, snippets) | {:.2} | **{:.2}** |",
+        "| vanthu (tantivy: total, facets, snippets) | {:.2} | **{:.2}** | {:.2} |",
         ms(percentile(&lat_t, 0.5)),
-        ms(percentile(&lat_t, 0.95))
+        ms(percentile(&lat_t, 0.95)),
+        ms(cpu_t.iter().sum::<Duration>()) / cpu_t.len().max(1) as f64
     );
     if !lat_p.is_empty() {
         println!(
-            "| PostgreSQL (tsvector + unaccent, GIN; total, ranking) | {:.2} | {:.2} |",
+            "| PostgreSQL (tsvector + unaccent, GIN; total, ranking) | {:.2} | {:.2} | (server process) |",
             ms(percentile(&lat_p, 0.5)),
             ms(percentile(&lat_p, 0.95))
         );
@@ -512,6 +558,16 @@ async fn main() -> Result<()> {
             "\nRatio PostgreSQL / vanthu: median {:.1}×, p95 {:.1}×",
             percentile(&lat_p, 0.5).as_secs_f64() / percentile(&lat_t, 0.5).as_secs_f64().max(1e-9),
             percentile(&lat_p, 0.95).as_secs_f64() / percentile(&lat_t, 0.95).as_secs_f64().max(1e-9)
+        );
+    }
+    println!(
+        "\nCPU per query (vanthu), mean over the rounds (the kernel counts thread CPU time in scheduler \
+         ticks, so single samples are coarse; means over many are not):\n\n| query | CPU ms |\n|---|---|"
+    );
+    for (q, v) in all_queries.iter().zip(per_query) {
+        println!(
+            "| `{q}` | {:.2} |",
+            ms(v.iter().sum::<Duration>()) / v.len().max(1) as f64
         );
     }
     println!(

@@ -12,10 +12,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+
+use crate::objects::{copy_create_only, upload_multipart, UploadError};
 use ring::digest::{Context, SHA256};
 
 /// Prefix of the archive inside the object store.
@@ -230,29 +233,22 @@ impl ArchiveStore {
         };
         // Large content: multipart upload to a staging key, then a create-only copy.
         let staging = Path::from(format!("{STAGING}/{}", uuid::Uuid::new_v4()));
-        let upload = self.store.put_multipart(&staging).await?;
-        let mut writer = WriteMultipart::new(upload);
-        for chunk in buffered.into_iter().chain(std::iter::once(first_overflow)) {
-            writer.wait_for_capacity(4).await?;
-            writer.write(&chunk);
-        }
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = writer.abort().await;
-                    return Err(StoreError::Source(e.to_string()));
-                }
-            };
-            size += chunk.len() as u64;
-            if size > limit {
-                let _ = writer.abort().await;
-                return Err(StoreError::TooLarge { limit });
-            }
-            hasher.update(&chunk);
-            writer.wait_for_capacity(4).await?;
-            writer.write(&chunk);
-        }
+        buffered.push(first_overflow);
+        let writer = upload_multipart(
+            self.store.as_ref(),
+            &staging,
+            buffered,
+            &mut body,
+            &mut hasher,
+            &mut size,
+            limit,
+        )
+        .await
+        .map_err(|e| match e {
+            UploadError::Source(m) => StoreError::Source(m),
+            UploadError::TooLarge => StoreError::TooLarge { limit },
+            UploadError::Store(e) => StoreError::Store(e),
+        })?;
         let sha256 = hex::encode(hasher.finish());
         if let Err(e) = check_expected(expected, &sha256) {
             let _ = writer.abort().await;
@@ -260,7 +256,7 @@ impl ArchiveStore {
         }
         writer.finish().await?;
         let key = content_key(&sha256);
-        let result = self.promote(&staging, &key).await;
+        let result = copy_create_only(self.store.as_ref(), &staging, &Path::from(key.as_str())).await;
         let _ = self.store.delete(&staging).await;
         Ok(ArchivedObject {
             key,
@@ -268,25 +264,6 @@ impl ArchiveStore {
             size,
             created: result?,
         })
-    }
-
-    /// Copies a finished staging object to its content key without overwriting; returns whether
-    /// it created the key.
-    async fn promote(&self, staging: &Path, key: &str) -> Result<bool, StoreError> {
-        let target = Path::from(key);
-        match self.store.copy_if_not_exists(staging, &target).await {
-            Ok(()) => Ok(true),
-            Err(e) if is_exists(&e) => Ok(false),
-            Err(e) if is_unsupported(&e) => {
-                if self.exists(key).await?.is_some() {
-                    Ok(false)
-                } else {
-                    self.store.copy(staging, &target).await?;
-                    Ok(true)
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Deletes an object. Only disposal (tiêu hủy) of a record whose retention has run out
@@ -298,7 +275,21 @@ impl ArchiveStore {
         }
     }
 
-    /// The object's bytes as a stream, and its size.
+    /// The object's bytes as they are stored, and its size.
+    async fn raw_stream(
+        &self,
+        key: &str,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, object_store::Error>>), StoreError> {
+        match self.store.get(&Path::from(key)).await {
+            Ok(r) => Ok((r.meta.size, crate::objects::body_stream(r))),
+            Err(object_store::Error::NotFound { .. }) => Err(StoreError::NotFound(key.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The object's bytes as a stream, and its size. The bytes are hashed on the way: when they
+    /// do not match the SHA-256 of their content key, the stream ends with an error instead of
+    /// ending normally, so a reader never takes a corrupt object for a good one.
     pub async fn get_stream(
         &self,
         key: &str,
@@ -309,11 +300,8 @@ impl ArchiveStore {
         ),
         StoreError,
     > {
-        match self.store.get(&Path::from(key)).await {
-            Ok(r) => Ok((r.meta.size, r.into_stream())),
-            Err(object_store::Error::NotFound { .. }) => Err(StoreError::NotFound(key.to_string())),
-            Err(e) => Err(e.into()),
-        }
+        let (size, stream) = self.raw_stream(key).await?;
+        Ok((size, verified(key, stream)))
     }
 
     /// The whole object (metadata documents only; files are streamed).
@@ -327,7 +315,7 @@ impl ArchiveStore {
 
     /// Re-reads an object and returns its SHA-256 and size.
     pub async fn digest(&self, key: &str) -> Result<(String, u64), StoreError> {
-        let (_, mut stream) = self.get_stream(key).await?;
+        let (_, mut stream) = self.raw_stream(key).await?;
         let mut hasher = Context::new(&SHA256);
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -351,6 +339,49 @@ impl ArchiveStore {
                 Ok(Some(Listed { key, size: meta.size }))
             })
     }
+}
+
+/// The SHA-256 (hex) a content key names, if `key` is one.
+fn key_digest(key: &str) -> Option<&str> {
+    let hex = key.strip_prefix("sha256/")?.split_once('/')?.1;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && content_key(hex) == key).then_some(hex)
+}
+
+/// `stream`, checked against the digest of its content key at the end.
+fn verified(
+    key: &str,
+    stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
+    let Some(expected) = key_digest(key).map(str::to_ascii_lowercase) else {
+        return stream;
+    };
+    let key = key.to_string();
+    futures::stream::unfold((stream, Some(Context::new(&SHA256))), move |(mut stream, hasher)| {
+        let (expected, key) = (expected.clone(), key.clone());
+        async move {
+            let mut hasher = hasher?;
+            match stream.next().await {
+                Some(Ok(chunk)) => {
+                    hasher.update(&chunk);
+                    Some((Ok(chunk), (stream, Some(hasher))))
+                }
+                Some(Err(e)) => Some((Err(e), (stream, None))),
+                None => {
+                    let actual = hex::encode(hasher.finish());
+                    if actual == expected {
+                        None
+                    } else {
+                        let e = object_store::Error::Generic {
+                            store: "archive",
+                            source: format!("object {key} is corrupt: its content hashes to sha256 {actual}").into(),
+                        };
+                        Some((Err(e), (stream, None)))
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
 }
 
 fn check_expected(expected: Option<&str>, actual: &str) -> Result<(), StoreError> {
@@ -443,5 +474,64 @@ mod tests {
         assert!(matches!(err, StoreError::TooLarge { limit: 100 }), "{err:?}");
         let left: Vec<_> = a.store.list(None).try_collect().await.expect("list");
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    async fn read_all(a: &ArchiveStore, key: &str) -> Result<Vec<u8>, object_store::Error> {
+        let (_, mut stream) = a.get_stream(key).await.expect("get");
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn get_streams_a_local_file_in_large_chunks_and_refuses_a_corrupt_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).expect("local");
+        let a = ArchiveStore::new(Arc::new(root));
+        // Three and a bit read steps, and more than the single-put size.
+        let big: Vec<u8> = (0..(SINGLE_PUT_MAX + 3 * 1024 * 1024 + 77))
+            .map(|i| (i * 7 % 253) as u8)
+            .collect();
+        let stored = a.put_stream(chunks(&big, 1 << 20), None, u64::MAX).await.expect("put");
+        let (size, mut stream) = a.get_stream(&stored.key).await.expect("get");
+        assert_eq!(size, big.len() as u64);
+        let mut got = Vec::new();
+        let mut steps = 0;
+        while let Some(chunk) = stream.next().await {
+            got.extend_from_slice(&chunk.expect("chunk"));
+            steps += 1;
+        }
+        assert_eq!(got, big);
+        assert!(steps <= 12, "{steps} read steps for {} bytes", big.len());
+
+        // Flip one byte in the stored file: the get stream ends with an error, and the fixity
+        // digest reports the new hash.
+        let file = dir.path().join(PREFIX).join(&stored.key);
+        let mut bytes = std::fs::read(&file).expect("read stored file");
+        bytes[SINGLE_PUT_MAX] ^= 1;
+        std::fs::write(&file, &bytes).expect("corrupt");
+        let err = read_all(&a, &stored.key)
+            .await
+            .expect_err("corrupt object must not read cleanly");
+        assert!(err.to_string().contains("is corrupt"), "{err}");
+        let (digest, n) = a.digest(&stored.key).await.expect("digest");
+        assert_eq!((digest, n), (sha256_hex(&bytes), big.len() as u64));
+    }
+
+    #[tokio::test]
+    async fn get_of_a_memory_object_is_verified_too() {
+        let a = memory();
+        let stored = a.put_blob(Bytes::from_static(b"van thu")).await.expect("put");
+        assert_eq!(read_all(&a, &stored.key).await.expect("good"), b"van thu");
+        a.store
+            .put(&Path::from(stored.key.as_str()), PutPayload::from_static(b"van thu!"))
+            .await
+            .expect("overwrite behind the archive's back");
+        assert!(read_all(&a, &stored.key).await.is_err());
+        // Keys that are not content keys are streamed as they are.
+        a.put_once("x/1", Bytes::from_static(b"first")).await.expect("put");
+        assert_eq!(read_all(&a, "x/1").await.expect("plain key"), b"first");
     }
 }

@@ -12,8 +12,8 @@
 //! (`qđ-btp`, `qđ`, `btp`, `123`), all at the code's position, so it is found as written and by
 //! any part.
 
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// Characters that join the parts of a code.
 const JOINERS: [char; 4] = ['/', '-', '.', '_'];
@@ -43,7 +43,11 @@ pub fn fold(s: &str) -> String {
 
 /// NFC form of a text, the form stored in the index (token offsets point into it).
 pub fn nfc(s: &str) -> String {
-    s.nfc().collect()
+    if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s.to_string()
+    } else {
+        s.nfc().collect()
+    }
 }
 
 /// What a token is.
@@ -67,38 +71,224 @@ pub struct RawToken {
     pub kind: TokenKind,
 }
 
+#[inline]
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || is_combining_mark(c)
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    match u32::from(c) {
+        // Latin letters with diacritics, all of Vietnamese among them: Latin-1 Supplement
+        // letters, Latin Extended-A and -B, Latin Extended Additional (the general lookup is slow).
+        0xC0..=0x24F => c != '×' && c != '÷',
+        0x1E00..=0x1EFF => true,
+        _ => c.is_alphanumeric() || is_combining_mark(c),
+    }
+}
+
+/// Characters below this have their folded and lower-case forms in [`tables`].
+const TABLE_END: u32 = 0x1F00;
+/// In the fold table: no single-ASCII form, take the general path.
+const FOLD_GENERAL: u8 = 0;
+/// In the fold table: a combining mark, dropped.
+const FOLD_DROP: u8 = 0xFF;
+
+struct Tables {
+    /// Per character: its folded form as one ASCII byte, or [`FOLD_DROP`], or [`FOLD_GENERAL`].
+    fold: Vec<u8>,
+    /// Per character: its lower case when that is one character, else `'\0'`.
+    lower: Vec<char>,
+}
+
+/// Folding and lower-casing tables for the Latin range, built once from the general rules.
+fn tables() -> &'static Tables {
+    static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut fold = vec![FOLD_GENERAL; TABLE_END as usize];
+        let mut lower = vec!['\0'; TABLE_END as usize];
+        for (i, c) in (0..TABLE_END).filter_map(|i| char::from_u32(i).map(|c| (i as usize, c))) {
+            let mut one = [0u8; 4];
+            let f = fold_general(c.encode_utf8(&mut one));
+            fold[i] = match f.as_bytes() {
+                [] => FOLD_DROP,
+                [b] if b.is_ascii() && *b != FOLD_GENERAL => *b,
+                _ => FOLD_GENERAL,
+            };
+            let mut l = c.to_lowercase();
+            if let (Some(x), None) = (l.next(), l.next()) {
+                lower[i] = x;
+            }
+        }
+        Tables { fold, lower }
+    })
+}
+
+/// One character's folded form, the general way (see [`fold_into`]).
+fn fold_general(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        decompose_canonical(c, |d| {
+            if is_combining_mark(d) {
+                return;
+            }
+            match d {
+                'đ' | 'Đ' => out.push('d'),
+                d => out.extend(d.to_lowercase()),
+            }
+        });
+    }
+    out
+}
+
+/// The next chunk of `text` at or after byte `from`: a run of word characters and joiners,
+/// without trailing joiners. Returns `(start, end, resume)`: the chunk is `text[start..end]`,
+/// and scanning goes on at `resume`.
+fn next_chunk(text: &str, from: usize) -> Option<(usize, usize, usize)> {
+    let rest = text.get(from..)?;
+    let mut chars = rest.char_indices();
+    let start = loop {
+        let (i, c) = chars.next()?;
+        if is_word_char(c) {
+            break from + i;
+        }
+    };
+    let mut end = text.len();
+    for (i, c) in chars {
+        if !(is_word_char(c) || JOINERS.contains(&c)) {
+            end = from + i;
+            break;
+        }
+    }
+    let chunk = text[start..end].trim_end_matches(JOINERS);
+    Some((start, start + chunk.len(), end))
 }
 
 /// Splits `text` (ideally NFC already) into exact-form tokens.
 pub fn tokenize(text: &str) -> Vec<RawToken> {
     let mut out = Vec::new();
     let mut position = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some(&(start, c)) = chars.peek() {
-        if !is_word_char(c) {
-            chars.next();
-            continue;
-        }
-        // A chunk: word characters and joiners, ending at a character that is neither.
-        let mut end = start;
-        while let Some(&(i, c)) = chars.peek() {
-            if is_word_char(c) || JOINERS.contains(&c) {
-                end = i + c.len_utf8();
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let chunk = text[start..end].trim_end_matches(JOINERS);
-        let chunk_end = start + chunk.len();
-        if chunk.len() <= MAX_TOKEN_BYTES {
-            push_chunk(&mut out, chunk, start, chunk_end, position);
+    let mut next = 0;
+    while let Some((start, end, resume)) = next_chunk(text, next) {
+        next = resume;
+        if end - start <= MAX_TOKEN_BYTES {
+            push_chunk(&mut out, &text[start..end], start, end, position);
             position += 1;
         }
     }
     out
+}
+
+/// Appends the exact form of `s` ([`exact`]) to `out`, without allocating for the common cases.
+fn exact_into(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        let at = out.len();
+        out.push_str(s);
+        out[at..].make_ascii_lowercase();
+    } else if !s.contains('Σ') && is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        // (A capital sigma lower-cases by context; `str::to_lowercase` handles that.)
+        let t = tables();
+        for c in s.chars() {
+            match t.lower.get(u32::from(c) as usize) {
+                Some(&l) if l != '\0' => out.push(l),
+                _ => out.extend(c.to_lowercase()),
+            }
+        }
+    } else {
+        out.push_str(&exact(s));
+    }
+}
+
+/// Appends the folded form of `s` (`fold(exact(s))`) to `out`: each character decomposed,
+/// its marks dropped, "đ" → "d", lower case.
+fn fold_into(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        let at = out.len();
+        out.push_str(s);
+        out[at..].make_ascii_lowercase();
+        return;
+    }
+    if s.contains('Σ') {
+        out.push_str(&fold(&exact(s)));
+        return;
+    }
+    let t = tables();
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        match t.fold.get(u32::from(c) as usize) {
+            Some(&FOLD_DROP) => {}
+            Some(&b) if b != FOLD_GENERAL => out.push(char::from(b)),
+            _ => {
+                let mut one = [0u8; 4];
+                out.push_str(&fold_general(c.encode_utf8(&mut one)));
+            }
+        }
+    }
+}
+
+/// Streams the tokens of a text in their exact or folded form, like [`tokenize`] (and
+/// [`fold`]) but writing each token's text into a caller's buffer: the analyzer of the index.
+#[derive(Debug)]
+pub struct TokenCursor<'a> {
+    text: &'a str,
+    next: usize,
+    position: usize,
+    folded: bool,
+    /// The remaining tokens of a code (its parts), folded already when `folded`.
+    pending: std::vec::IntoIter<RawToken>,
+}
+
+impl<'a> TokenCursor<'a> {
+    pub fn new(text: &'a str, folded: bool) -> Self {
+        Self {
+            text,
+            next: 0,
+            position: 0,
+            folded,
+            pending: Vec::new().into_iter(),
+        }
+    }
+
+    /// Writes the next token's text into `buf` (cleared first) and returns its byte offsets
+    /// and position, or `None` at the end.
+    pub fn advance(&mut self, buf: &mut String) -> Option<(usize, usize, usize)> {
+        if let Some(t) = self.pending.next() {
+            buf.clear();
+            buf.push_str(&t.text);
+            return Some((t.from, t.to, t.position));
+        }
+        loop {
+            let (start, end, resume) = next_chunk(self.text, self.next)?;
+            self.next = resume;
+            if end - start > MAX_TOKEN_BYTES {
+                continue;
+            }
+            let chunk = &self.text[start..end];
+            let position = self.position;
+            self.position += 1;
+            buf.clear();
+            if chunk.contains(JOINERS) {
+                let mut raw = Vec::new();
+                push_chunk(&mut raw, chunk, start, end, position);
+                if self.folded {
+                    for t in &mut raw {
+                        t.text = fold(&t.text);
+                    }
+                }
+                let mut raw = raw.into_iter();
+                if let Some(first) = raw.next() {
+                    buf.push_str(&first.text);
+                }
+                self.pending = raw;
+            } else if self.folded {
+                fold_into(chunk, buf);
+            } else {
+                exact_into(chunk, buf);
+            }
+            return Some((start, end, position));
+        }
+    }
 }
 
 fn push_chunk(out: &mut Vec<RawToken>, chunk: &str, from: usize, to: usize, position: usize) {
@@ -242,5 +432,79 @@ mod tests {
         assert_eq!(t[0].folded, "123/qd-btp");
         let t = query_terms("Quyết");
         assert_eq!((t[0].exact.as_str(), t[0].folded.as_str()), ("quyết", "quyet"));
+    }
+
+    fn cursor_tokens(text: &str, folded: bool) -> Vec<(String, usize, usize, usize)> {
+        let mut c = TokenCursor::new(text, folded);
+        let mut buf = String::new();
+        let mut out = Vec::new();
+        while let Some((from, to, position)) = c.advance(&mut buf) {
+            out.push((buf.clone(), from, to, position));
+        }
+        out
+    }
+
+    fn reference_tokens(text: &str, folded: bool) -> Vec<(String, usize, usize, usize)> {
+        tokenize(text)
+            .into_iter()
+            .map(|t| {
+                let text = if folded { fold(&t.text) } else { t.text };
+                (text, t.from, t.to, t.position)
+            })
+            .collect()
+    }
+
+    fn assert_cursor_matches(text: &str) {
+        for folded in [false, true] {
+            assert_eq!(
+                cursor_tokens(text, folded),
+                reference_tokens(text, folded),
+                "{text:?} folded={folded}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fast_word_character_test_agrees_with_the_unicode_one() {
+        for c in (0u32..0x11_0000).filter_map(char::from_u32) {
+            assert_eq!(
+                is_word_char(c),
+                c.is_alphanumeric() || is_combining_mark(c),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn the_streaming_analyzer_gives_the_same_tokens_as_tokenize_and_fold() {
+        let corpus = include_str!("../../tests/corpus/documents.json");
+        assert_cursor_matches(corpus);
+        assert_cursor_matches(&corpus.to_uppercase());
+        assert_cursor_matches(&corpus.nfd().collect::<String>());
+        assert_cursor_matches("Số: 123/QĐ-BTP ngày 05/BNV-VP, mã 000.00.00.G12 -- hết. ΟΔΥΣΣΕΥΣ Σ ΣΑ");
+        assert_cursor_matches(&format!("x {} y/{}", "a".repeat(MAX_TOKEN_BYTES + 1), "ệ".repeat(40)));
+        // Every character of the Basic Multilingual Plane, alone, after a letter, and before
+        // combining marks.
+        let mut all = String::new();
+        for c in (0u32..0x1_0000).filter_map(char::from_u32) {
+            all.push(c);
+            all.push(' ');
+            all.push('a');
+            all.push(c);
+            all.push('\u{301}');
+            all.push('\u{323}');
+            all.push(' ');
+        }
+        assert_cursor_matches(&all);
+        for c in (0u32..0x1_0000).filter_map(char::from_u32) {
+            let s = format!("{c}\u{302}\u{301}");
+            let mut f = String::new();
+            fold_into(&s, &mut f);
+            assert_eq!(f, fold(&exact(&s)), "{:04X}", c as u32);
+            let mut e = String::new();
+            exact_into(&s, &mut e);
+            assert_eq!(e, exact(&s), "{:04X}", c as u32);
+        }
     }
 }

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::AggregationCollector;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
 };
@@ -23,6 +21,8 @@ use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 use super::analysis::{self, query_terms, QueryTerm};
+use super::facets::{Counts, FacetCollector};
+use super::phrase_boost::PhraseBoosted;
 use super::query::{Item, ParsedQuery, QueryField};
 use super::SearchError;
 use crate::auth::ReadScope;
@@ -30,10 +30,10 @@ use crate::storage::Document;
 
 const FOLDED: &str = "vi_folded";
 const EXACT: &str = "vi_exact";
-/// Heap of the single indexing thread.
-const WRITER_HEAP_BYTES: usize = 32 * 1024 * 1024;
+/// Heap of each indexing thread.
+const WRITER_HEAP_PER_THREAD: usize = 64 * 1024 * 1024;
 /// Facet buckets returned per facet.
-const FACET_SIZE: u32 = 50;
+const FACET_SIZE: usize = 50;
 
 /// A document's searchable text: the extracted text of its files and how complete it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -83,6 +83,7 @@ pub struct IndexInput {
     pub reference: Option<String>,
     pub codes: String,
     pub subject: String,
+    /// Everything searchable: the subject first, then the other metadata and the files' text.
     pub body: String,
     pub text_state: TextState,
 }
@@ -290,58 +291,46 @@ fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
-/// Tokenizer over [`analysis::tokenize`], emitting the exact or the folded forms.
+/// Tokenizer over [`analysis::TokenCursor`] (the tokens of [`analysis::tokenize`]), emitting the
+/// exact or the folded forms.
 #[derive(Clone, Copy, Debug)]
 struct ViTokenizer {
     folded: bool,
 }
 
-struct VecTokenStream {
-    tokens: Vec<Token>,
-    current: usize,
-    started: bool,
-    /// Returned by `token()` outside the stream (tantivy never asks, but it must not panic).
-    none: Token,
+/// The tokens of one text, produced one at a time into a reused [`Token`].
+struct ViTokenStream<'a> {
+    cursor: analysis::TokenCursor<'a>,
+    token: Token,
 }
 
-impl TokenStream for VecTokenStream {
+impl TokenStream for ViTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        if self.started {
-            self.current += 1;
-        } else {
-            self.started = true;
+        match self.cursor.advance(&mut self.token.text) {
+            Some((from, to, position)) => {
+                self.token.offset_from = from;
+                self.token.offset_to = to;
+                self.token.position = position;
+                self.token.position_length = 1;
+                true
+            }
+            None => false,
         }
-        self.current < self.tokens.len()
     }
     fn token(&self) -> &Token {
-        self.tokens.get(self.current).unwrap_or(&self.none)
+        &self.token
     }
     fn token_mut(&mut self) -> &mut Token {
-        match self.tokens.get_mut(self.current) {
-            Some(t) => t,
-            None => &mut self.none,
-        }
+        &mut self.token
     }
 }
 
 impl Tokenizer for ViTokenizer {
-    type TokenStream<'a> = VecTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let tokens: Vec<Token> = analysis::tokenize(text)
-            .into_iter()
-            .map(|t| Token {
-                offset_from: t.from,
-                offset_to: t.to,
-                position: t.position,
-                text: if self.folded { analysis::fold(&t.text) } else { t.text },
-                position_length: 1,
-            })
-            .collect();
-        VecTokenStream {
-            tokens,
-            current: 0,
-            started: false,
-            none: Token::default(),
+    type TokenStream<'a> = ViTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> ViTokenStream<'a> {
+        ViTokenStream {
+            cursor: analysis::TokenCursor::new(text, self.folded),
+            token: Token::default(),
         }
     }
 }
@@ -408,12 +397,14 @@ impl SearchIndex {
             .tokenizers()
             .register(EXACT, TextAnalyzer::from(ViTokenizer { folded: false }));
         let writer = if writable {
-            let w: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP_BYTES).map_err(|e| {
-                SearchError::Locked(format!(
-                    "cannot open the index in {} for writing (is another vanthu process using it?): {e}",
-                    dir.display()
-                ))
-            })?;
+            let w: IndexWriter = index
+                .writer_with_num_threads(Self::writer_threads(), Self::writer_threads() * WRITER_HEAP_PER_THREAD)
+                .map_err(|e| {
+                    SearchError::Locked(format!(
+                        "cannot open the index in {} for writing (is another vanthu process using it?): {e}",
+                        dir.display()
+                    ))
+                })?;
             Some(Mutex::new(w))
         } else {
             None
@@ -436,6 +427,11 @@ impl SearchIndex {
             fields,
             cursor: AtomicI64::new(cursor),
         })
+    }
+
+    /// Indexing threads of the writer: two, or one on a single-core machine.
+    pub fn writer_threads() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
     }
 
     /// The last change-log sequence number whose change is committed in this index.
@@ -488,7 +484,13 @@ impl SearchIndex {
         doc.add_text(f.subject, &subject);
         doc.add_text(f.subject_f, &subject);
         doc.add_text(f.subject_e, &subject);
-        let body = analysis::nfc(&d.body);
+        // The body holds the subject (searches match words through the body alone, see
+        // `full_query`); `from_document` puts it first.
+        let body = if d.body.starts_with(&d.subject) {
+            analysis::nfc(&d.body)
+        } else {
+            analysis::nfc(&format!("{}\n{}", d.subject, d.body))
+        };
         doc.add_text(f.body_e, &body);
         doc.add_text(f.body_f, body);
         doc.add_text(f.codes_f, analysis::nfc(&d.codes));
@@ -547,41 +549,28 @@ impl SearchIndex {
     /// operator view of `vanthu search` without `--as`.
     pub fn search(&self, scope: Option<&ReadScope>, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.user_query(&req.query))];
+        let mut filters: Vec<Box<dyn Query>> = Vec::new();
         if let Some(scope) = scope {
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(scope_query(f, scope), 0.0))));
+            filters.push(Box::new(ConstScoreQuery::new(scope_query(f, scope), 0.0)));
         }
         if req.from.is_some() || req.to.is_some() {
             let bound = |v: Option<i64>| match v {
                 Some(v) => Bound::Included(Term::from_field_i64(f.date_key, v)),
                 None => Bound::Unbounded,
             };
-            clauses.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(
-                    Box::new(RangeQuery::new(bound(req.from), bound(req.to))),
-                    0.0,
-                )),
-            ));
+            filters.push(Box::new(ConstScoreQuery::new(
+                Box::new(RangeQuery::new(bound(req.from), bound(req.to))),
+                0.0,
+            )));
         }
-        let query = BooleanQuery::new(clauses);
+        let query = self.full_query(&req.query, filters);
         let searcher = self.reader.searcher();
-        let aggs: Aggregations = serde_json::from_value(serde_json::json!({
-            "document_type": {"terms": {"field": "document_type", "size": FACET_SIZE}},
-            "year": {"terms": {"field": "year", "size": FACET_SIZE}},
-            "issuer": {"terms": {"field": "issuer", "size": FACET_SIZE}},
-            "direction": {"terms": {"field": "direction", "size": FACET_SIZE}},
-            "status": {"terms": {"field": "status", "size": FACET_SIZE}},
-            "urgency": {"terms": {"field": "urgency", "size": FACET_SIZE}},
-        }))
-        .map_err(ix)?;
-        let agg = AggregationCollector::from_aggs(aggs, Default::default());
         let limit = req.limit.max(1);
-        let (addresses, total, agg_result): (Vec<(Option<f32>, DocAddress)>, usize, _) = match req.sort {
+        let (addresses, counts): (Vec<(Option<f32>, DocAddress)>, Counts) = match req.sort {
             SortBy::Relevance => {
                 let top = TopDocs::with_limit(limit).and_offset(req.offset);
-                let (docs, total, aggs) = searcher.search(&query, &(top, Count, agg)).map_err(ix)?;
-                (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), total, aggs)
+                let (docs, counts) = searcher.search(query.as_ref(), &(top, FacetCollector)).map_err(ix)?;
+                (docs.into_iter().map(|(s, a)| (Some(s), a)).collect(), counts)
             }
             SortBy::Newest | SortBy::Oldest => {
                 let order = if req.sort == SortBy::Newest {
@@ -592,12 +581,12 @@ impl SearchIndex {
                 let top = TopDocs::with_limit(limit)
                     .and_offset(req.offset)
                     .order_by_fast_field::<i64>("date_key", order);
-                let (docs, total, aggs) = searcher.search(&query, &(top, Count, agg)).map_err(ix)?;
-                (docs.into_iter().map(|(_, a)| (None, a)).collect(), total, aggs)
+                let (docs, counts) = searcher.search(query.as_ref(), &(top, FacetCollector)).map_err(ix)?;
+                (docs.into_iter().map(|(_, a)| (None, a)).collect(), counts)
             }
         };
-        let facets = facets_from(&serde_json::to_value(&agg_result).map_err(ix)?);
-        let mut snippets = SnippetGenerator::create(&searcher, &query, f.body_f).map_err(ix)?;
+        let facets = counts.facets(FACET_SIZE);
+        let mut snippets = SnippetGenerator::create(&searcher, query.as_ref(), f.body_f).map_err(ix)?;
         snippets.set_max_num_chars(240);
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, addr) in addresses {
@@ -635,37 +624,70 @@ impl SearchIndex {
             });
         }
         Ok(SearchResults {
-            total: total as u64,
+            total: counts.total,
             hits,
             facets,
         })
     }
 
-    /// The user's query (without the permission filter).
-    fn user_query(&self, q: &ParsedQuery) -> Box<dyn Query> {
+    /// The whole query: `filters` (permission scope, date range) and the user's items decide
+    /// which documents match; score boosts are layered on top and never change the matches.
+    ///
+    /// Every text item matches through its folded field alone: the exact field and the subject
+    /// hold the same words (the body starts with the subject, see [`Self::to_doc`]), so they
+    /// only add to the score. Each boost wraps the query so far as an optional clause, which
+    /// tantivy evaluates only for documents that already match; a union of the fields per word
+    /// would instead score every posting of every field near each match, which on common words
+    /// costs most of the query. Phrase boosts are asked about each matching document only
+    /// ([`PhraseBoosted`]).
+    fn full_query(&self, q: &ParsedQuery, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut boosts: Vec<Box<dyn Query>> = Vec::new();
+        let mut phrase_boosts: Vec<(Vec<Term>, f32)> = Vec::new();
         let mut bare_words: Vec<QueryTerm> = Vec::new();
         for c in &q.clauses {
             let occur = if c.negated { Occur::MustNot } else { Occur::Must };
+            let mut text = |terms: Vec<QueryTerm>, matched: Field, exact: Option<Field>, subject: Option<Field>| {
+                if terms.is_empty() {
+                    return None;
+                }
+                if !c.negated {
+                    let mut boost = |field: Field, pick: fn(&QueryTerm) -> &str, by: f32| {
+                        if terms.len() == 1 {
+                            boosts.push(Box::new(BoostQuery::new(terms_query(&terms, field, pick), by)));
+                        } else {
+                            let t = terms.iter().map(|t| Term::from_field_text(field, pick(t))).collect();
+                            phrase_boosts.push((t, by));
+                        }
+                    };
+                    if let Some(e) = exact {
+                        boost(e, exact_of, 2.0);
+                    }
+                    if let Some(s) = subject {
+                        boost(s, folded_of, 0.5);
+                    }
+                }
+                Some(terms_query(&terms, matched, folded_of))
+            };
             let built: Option<Box<dyn Query>> = match &c.item {
                 Item::Word(w) => {
                     let terms = query_terms(w);
                     if !c.negated && terms.len() == 1 {
                         bare_words.extend(terms.iter().cloned());
                     }
-                    text_query(&terms, f.body_f, Some(f.body_e), Some(f.subject_f))
+                    text(terms, f.body_f, Some(f.body_e), Some(f.subject_f))
                 }
-                Item::Phrase(p) => text_query(&query_terms(p), f.body_f, Some(f.body_e), Some(f.subject_f)),
+                Item::Phrase(p) => text(query_terms(p), f.body_f, Some(f.body_e), Some(f.subject_f)),
                 Item::Year(y) => Some(term(Term::from_field_i64(f.year, *y))),
                 Item::Field(field, value) => match field {
                     QueryField::DocumentType => Some(term(Term::from_field_text(f.document_type, value))),
                     QueryField::Direction => Some(term(Term::from_field_text(f.direction, value))),
                     QueryField::Status => Some(term(Term::from_field_text(f.status, value))),
                     QueryField::Urgency => Some(term(Term::from_field_text(f.urgency, value))),
-                    QueryField::Issuer => text_query(&query_terms(value), f.issuer_f, None, None),
-                    QueryField::Reference => text_query(&query_terms(value), f.codes_f, None, None),
-                    QueryField::Subject => text_query(&query_terms(value), f.subject_f, Some(f.subject_e), None),
+                    QueryField::Issuer => text(query_terms(value), f.issuer_f, None, None),
+                    QueryField::Reference => text(query_terms(value), f.codes_f, None, None),
+                    QueryField::Subject => text(query_terms(value), f.subject_f, Some(f.subject_e), None),
                     QueryField::Year => None,
                 },
             };
@@ -682,15 +704,24 @@ impl SearchIndex {
                 .iter()
                 .map(|t| Term::from_field_text(f.body_f, &t.folded))
                 .collect();
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(PhraseQuery::new(folded)), 1.5)),
-            ));
+            phrase_boosts.push((folded, 1.5));
         }
         if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
-        Box::new(BooleanQuery::new(clauses))
+        clauses.extend(filters.into_iter().map(|q| (Occur::Must, q)));
+        let mut query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+        for boost in boosts {
+            query = Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Should, boost)]));
+        }
+        if phrase_boosts.is_empty() {
+            query
+        } else {
+            Box::new(PhraseBoosted {
+                required: query,
+                phrases: phrase_boosts,
+            })
+        }
     }
 }
 
@@ -719,32 +750,6 @@ fn terms_query(terms: &[QueryTerm], field: Field, pick: fn(&QueryTerm) -> &str) 
     }
 }
 
-/// Terms over a folded field, boosted when the exact (diacritic) form also matches.
-fn text_query(
-    terms: &[QueryTerm],
-    folded: Field,
-    exact: Option<Field>,
-    extra: Option<Field>,
-) -> Option<Box<dyn Query>> {
-    if terms.is_empty() {
-        return None;
-    }
-    let mut should: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, terms_query(terms, folded, folded_of))];
-    if let Some(e) = exact {
-        should.push((
-            Occur::Should,
-            Box::new(BoostQuery::new(terms_query(terms, e, exact_of), 2.0)),
-        ));
-    }
-    if let Some(x) = extra {
-        should.push((
-            Occur::Should,
-            Box::new(BoostQuery::new(terms_query(terms, x, folded_of), 0.5)),
-        ));
-    }
-    Some(Box::new(BooleanQuery::new(should)))
-}
-
 /// The permission filter: the same rule as the document list (`ReadScope`).
 fn scope_query(f: &Fields, scope: &ReadScope) -> Box<dyn Query> {
     match scope {
@@ -765,42 +770,6 @@ fn scope_query(f: &Fields, scope: &ReadScope) -> Box<dyn Query> {
             ]))
         }
         ReadScope::Nothing => Box::new(EmptyQuery),
-    }
-}
-
-fn facets_from(v: &serde_json::Value) -> Facets {
-    let list = |name: &str| -> Vec<FacetCount> {
-        v.get(name)
-            .and_then(|a| a.get("buckets"))
-            .and_then(|b| b.as_array())
-            .map(|buckets| {
-                buckets
-                    .iter()
-                    .filter_map(|b| {
-                        let key = match b.get("key")? {
-                            serde_json::Value::String(s) => s.clone(),
-                            serde_json::Value::Number(n) => match n.as_i64() {
-                                Some(i) => i.to_string(),
-                                None => format!("{}", n.as_f64()?.round() as i64),
-                            },
-                            _ => return None,
-                        };
-                        Some(FacetCount {
-                            value: key,
-                            count: b.get("doc_count")?.as_u64()?,
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    Facets {
-        document_type: list("document_type"),
-        year: list("year"),
-        issuer: list("issuer"),
-        direction: list("direction"),
-        status: list("status"),
-        urgency: list("urgency"),
     }
 }
 
@@ -842,5 +811,155 @@ impl SearchHandle {
         let opened = Arc::new(SearchIndex::open(&self.dir)?);
         *slot = Some(opened.clone());
         Ok(opened)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::collector::TopDocs;
+
+    use super::*;
+    use crate::search::query;
+
+    /// The query as built before boosts became lazy: per text item, a union of the folded
+    /// field, the exact field and the subject; the bare-word phrase as an optional clause.
+    fn union_query(ix: &SearchIndex, q: &ParsedQuery, scope: &ReadScope) -> Box<dyn Query> {
+        let f = &ix.fields;
+        let text = |terms: &[QueryTerm], exact: bool| -> Box<dyn Query> {
+            let mut should: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Should, terms_query(terms, f.body_f, folded_of))];
+            if exact {
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(terms_query(terms, f.body_e, exact_of), 2.0)),
+                ));
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(terms_query(terms, f.subject_f, folded_of), 0.5)),
+                ));
+            }
+            Box::new(BooleanQuery::new(should))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut bare: Vec<QueryTerm> = Vec::new();
+        for c in &q.clauses {
+            let occur = if c.negated { Occur::MustNot } else { Occur::Must };
+            let terms = match &c.item {
+                Item::Word(w) => query_terms(w),
+                Item::Phrase(p) => query_terms(p),
+                other => panic!("not a text item: {other:?}"),
+            };
+            if matches!(c.item, Item::Word(_)) && !c.negated && terms.len() == 1 {
+                bare.extend(terms.iter().cloned());
+            }
+            clauses.push((occur, text(&terms, true)));
+        }
+        if bare.len() >= 2 {
+            let folded = bare
+                .iter()
+                .map(|t| Term::from_field_text(f.body_f, &t.folded))
+                .collect();
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(PhraseQuery::new(folded)), 1.5)),
+            ));
+        }
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>),
+            (Occur::Must, Box::new(ConstScoreQuery::new(scope_query(f, scope), 0.0))),
+        ]))
+    }
+
+    /// Lazy boosts and phrase boosts give the same matches, order and scores as the unions.
+    #[test]
+    fn lazy_boosts_rank_like_per_word_unions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ix = SearchIndex::open(dir.path()).expect("open");
+        let sentences = [
+            "Căn cứ Luật Thi hành án dân sự ngày 14 tháng 11 năm 2008.",
+            "Lập danh mục hồ sơ, nộp lưu hồ sơ, tài liệu vào Lưu trữ cơ quan.",
+            "Trong quá trình thực hiện, nếu có khó khăn, vướng mắc, các đơn vị phản ánh.",
+            "Việc kê biên quyền sử dụng đất phải được lập biên bản.",
+            "Số hóa tài liệu lưu trữ, xây dựng cơ sở dữ liệu hồ sơ thi hành án.",
+            "Bàn giao hồ sơ; Bản kế hoạch chuyển đổi số.",
+        ];
+        let subjects = [
+            "Quyết định thi hành án",
+            "Kế hoạch lưu trữ hồ sơ",
+            "Báo cáo chuyển đổi số",
+        ];
+        let mut docs = Vec::new();
+        for id in 1..=600i64 {
+            let n = id as usize;
+            let subject = subjects[n % subjects.len()].to_string();
+            let mut body = format!("{subject}\n");
+            for k in 0..(n % 5 + 1) {
+                body.push_str(sentences[(n * 7 + k * 5 + n / 7) % sentences.len()]);
+                body.push(' ');
+            }
+            docs.push(IndexInput {
+                id,
+                agency_id: 1 + id % 2,
+                unit_id: Some(id % 4),
+                created_by: Some(id % 9),
+                document_type: "cong_van".into(),
+                direction: "incoming".into(),
+                status: "registered".into(),
+                urgency: "thuong".into(),
+                issuer: None,
+                year: Some(2025),
+                date_key: 20250101,
+                date: "2025-01-01".into(),
+                reference: None,
+                codes: String::new(),
+                subject,
+                body,
+                text_state: TextState::Full,
+            });
+            if id % 150 == 0 {
+                ix.apply(&docs, id).expect("apply");
+                docs.clear();
+            }
+        }
+        let scope = ReadScope::Units {
+            agency_id: 1,
+            unit_ids: vec![0],
+            user_id: 5,
+        };
+        let searcher = ix.reader.searcher();
+        let top = TopDocs::with_limit(1_000);
+        for q in [
+            "thi hanh an",
+            "thi hành án dân sự",
+            "kho lưu trữ",
+            "\"lưu trữ\" ho so",
+            "bản",
+            "bàn giao",
+            "ke bien quyen su dung dat",
+            "so hoa tai lieu luu tru -bien",
+            "\"thi hành án\" chuyen doi so",
+        ] {
+            let parsed = query::parse(q).expect("parse");
+            let ours = ix.full_query(
+                &parsed,
+                vec![Box::new(ConstScoreQuery::new(scope_query(&ix.fields, &scope), 0.0))],
+            );
+            let want = searcher
+                .search(union_query(&ix, &parsed, &scope).as_ref(), &top)
+                .expect("want");
+            let got = searcher.search(ours.as_ref(), &top).expect("got");
+            assert!(!want.is_empty(), "{q}");
+            assert_eq!(want.len(), got.len(), "{q}");
+            // Each document scores the same up to float rounding (the sums are added in another
+            // order), so only documents whose scores tie may swap places.
+            let scores: std::collections::HashMap<DocAddress, f32> = got.iter().map(|(s, d)| (*d, *s)).collect();
+            for (ws, wd) in &want {
+                let gs = scores.get(wd).copied().unwrap_or(f32::NAN);
+                assert!((ws - gs).abs() <= 1e-5 * ws.abs().max(1.0), "{q}: {wd:?} {ws} vs {gs}");
+            }
+            for pair in got.windows(2) {
+                assert!(pair[0].0 >= pair[1].0, "{q}: ranked by score");
+            }
+        }
     }
 }

@@ -5,16 +5,20 @@
 //! - [`extract`] (pure): text of PDF files, bounded in size, pages and output; a scan or a
 //!   damaged file is reported as such, never an error.
 //! - [`query`] (pure): the query language and its typed errors.
+//! - [`facets`]: the collector counting facet values and the total over every match.
 //! - [`index`]: the tantivy index of this process, its tokenizers, the permission filter built
 //!   into every query, facets and snippets. The change-log cursor is the commit payload, so the
 //!   index and its cursor are always committed together.
+//! - [`phrase_boost`]: phrase scores added to matching documents without walking the index.
 //! - [`indexer`]: the loop that follows the database's ordered change log (`search_changes`)
 //!   from the cursor, and the full rebuild behind `vanthu reindex`.
 
 pub mod analysis;
 pub mod extract;
+pub mod facets;
 pub mod index;
 pub mod indexer;
+pub mod phrase_boost;
 pub mod query;
 
 pub use index::{Facets, Hit, SearchHandle, SearchIndex, SearchRequest, SearchResults, SortBy, TextState};
