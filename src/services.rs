@@ -40,26 +40,32 @@ pub struct AuditSink {
 }
 
 impl AuditSink {
-    /// Starts the batching task on the current runtime.
+    const MAX_BATCH: usize = 512;
+
+    /// Starts the batching tasks on the current runtime: one on SQLite (its single writer
+    /// connection serialises appends anyway), two on PostgreSQL, so that the next batch is
+    /// gathered and its transaction is already waiting on the chain head's row lock while the
+    /// previous one commits. The lock still orders the batches; the chain stays one chain.
     pub fn start(db: Db) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Pending>(8192);
-        tokio::spawn(async move {
-            let mut batch: Vec<Pending> = Vec::with_capacity(512);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < 512 {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
+        let (tx, rx) = mpsc::channel::<Pending>(8192);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers = match db.backend() {
+            crate::storage::Backend::Sqlite => 1,
+            crate::storage::Backend::Postgres => 2,
+        };
+        for _ in 0..writers {
+            let (db, rx) = (db.clone(), rx.clone());
+            tokio::spawn(async move {
+                let mut batch: Vec<Pending> = Vec::with_capacity(Self::MAX_BATCH);
+                while gather(&rx, &mut batch).await {
+                    let entries: Vec<NewAuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
+                    let result = db.append_audit(&entries).await.map_err(|e| e.to_string());
+                    for (_, reply) in batch.drain(..) {
+                        let _ = reply.send(result.clone());
                     }
                 }
-                let entries: Vec<NewAuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
-                let result = db.append_audit(&entries).await.map_err(|e| e.to_string());
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(result.clone());
-                }
-            }
-        });
+            });
+        }
         Self { tx }
     }
 
@@ -80,6 +86,23 @@ impl AuditSink {
             Err(_) => Err(AppError::internal("audit writer stopped")),
         }
     }
+}
+
+/// Waits for one pending entry, then takes whatever else is already queued (up to
+/// [`AuditSink::MAX_BATCH`]). `false` once every sender is gone.
+async fn gather(rx: &tokio::sync::Mutex<mpsc::Receiver<Pending>>, batch: &mut Vec<Pending>) -> bool {
+    let mut rx = rx.lock().await;
+    let Some(first) = rx.recv().await else {
+        return false;
+    };
+    batch.push(first);
+    while batch.len() < AuditSink::MAX_BATCH {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+    true
 }
 
 /// Where an incoming document is to be registered. The register (sổ đăng ký văn bản đến) is

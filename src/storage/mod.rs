@@ -220,14 +220,18 @@ pub(crate) fn placeholder(postgres: bool, n: usize) -> String {
     }
 }
 
-/// Splits `len` rows into chunks of a few fixed sizes (64, 16, 4, 1), largest first, as
-/// `(start, size)`. Multi-row statements then come in four shapes only, so the connection's
-/// prepared-statement cache holds four statements instead of one per batch size (each SQLite
-/// statement with thousands of parameters weighs hundreds of kilobytes).
+/// The row counts of multi-row statements: powers of two up to 64.
+const CHUNK_SIZES: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+/// Splits `len` rows into chunks of a few fixed sizes ([`CHUNK_SIZES`]), largest first, as
+/// `(start, size)`. Multi-row statements then come in seven shapes only, so the connection's
+/// prepared-statement cache holds seven statements instead of one per batch size (each SQLite
+/// statement with thousands of parameters weighs hundreds of kilobytes), while a batch of fewer
+/// than 64 rows takes at most six statements (each a round trip on PostgreSQL).
 pub(crate) fn fixed_chunks(len: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
-    for size in [64, 16, 4, 1] {
+    for size in CHUNK_SIZES {
         while len - start >= size {
             out.push((start, size));
             start += size;
@@ -314,17 +318,24 @@ use sqlx::Connection;
 #[cfg(test)]
 mod tests {
     #[test]
-    fn fixed_chunks_cover_every_row_once_in_four_shapes() {
+    fn fixed_chunks_cover_every_row_once_in_seven_shapes() {
         for len in 0..300 {
             let chunks = super::fixed_chunks(len);
             let mut next = 0;
             for (start, size) in &chunks {
                 assert_eq!(*start, next);
-                assert!([64, 16, 4, 1].contains(size));
+                assert!(super::CHUNK_SIZES.contains(size));
                 next += size;
             }
             assert_eq!(next, len);
+            if len < 64 {
+                assert!(chunks.len() <= 6, "{len} rows in {} statements", chunks.len());
+            }
         }
         assert_eq!(super::fixed_chunks(85), vec![(0, 64), (64, 16), (80, 4), (84, 1)]);
+        assert_eq!(
+            super::fixed_chunks(63),
+            vec![(0, 32), (32, 16), (48, 8), (56, 4), (60, 2), (62, 1)]
+        );
     }
 }
