@@ -853,7 +853,10 @@ fn markdown(backend: Backend, o: &Opts, r: &Report) -> String {
             p.pct(99.0) < 50.0,
         );
     }
-    for (kind, when) in [(Kind::Read, "while the archive jobs run"), (Kind::ReadQuiet, "job queue empty")] {
+    for (kind, when) in [
+        (Kind::Read, "while the archive jobs run"),
+        (Kind::ReadQuiet, "job queue empty"),
+    ] {
         if let Some(p) = get(kind) {
             row(
                 format!("reads ≥ 10000/s ({when})"),
