@@ -1,6 +1,6 @@
 //! The application's shared services, built once by [`crate::app::App`] and cloned cheaply.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::model::DocumentTypeCatalog;
 use crate::objects::Objects;
 use crate::session_cache::SessionCache;
-use crate::storage::{Arrival, Db, NewDocument, NumberSeries, Registration, StorageError};
+use crate::storage::{Arrival, AuditHead, Db, NewDocument, NumberSeries, Registration, StorageError};
 
 #[derive(Clone, Debug)]
 pub struct Services {
@@ -42,30 +42,44 @@ pub struct AuditSink {
 impl AuditSink {
     const MAX_BATCH: usize = 512;
 
-    /// Starts the batching tasks on the current runtime: one on SQLite (its single writer
-    /// connection serialises appends anyway), two on PostgreSQL, so that the next batch is
-    /// gathered and its transaction is already waiting on the chain head's row lock while the
-    /// previous one commits. The lock still orders the batches; the chain stays one chain.
+    /// Starts the batching task on the current runtime. On PostgreSQL it remembers the chain
+    /// head it last wrote and appends each batch with one guarded statement
+    /// ([`Db::append_audit_if_head`]), batches sized to a cached statement shape (the rest waits
+    /// for the next round); when another appender (a registration, another server) moved the
+    /// head, that batch takes the locking path instead. SQLite's single writer connection gains
+    /// nothing from it, so there every batch is one ordinary transaction.
     pub fn start(db: Db) -> Self {
-        let (tx, rx) = mpsc::channel::<Pending>(8192);
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let writers = match db.backend() {
-            crate::storage::Backend::Sqlite => 1,
-            crate::storage::Backend::Postgres => 2,
-        };
-        for _ in 0..writers {
-            let (db, rx) = (db.clone(), rx.clone());
-            tokio::spawn(async move {
-                let mut batch: Vec<Pending> = Vec::with_capacity(Self::MAX_BATCH);
-                while gather(&rx, &mut batch).await {
-                    let entries: Vec<NewAuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
-                    let result = db.append_audit(&entries).await.map_err(|e| e.to_string());
-                    for (_, reply) in batch.drain(..) {
-                        let _ = reply.send(result.clone());
+        let (tx, mut rx) = mpsc::channel::<Pending>(8192);
+        tokio::spawn(async move {
+            let guarded = db.backend() == crate::storage::Backend::Postgres;
+            let mut head: Option<AuditHead> = None;
+            let mut queue: VecDeque<Pending> = VecDeque::new();
+            loop {
+                if queue.is_empty() {
+                    match rx.recv().await {
+                        Some(p) => queue.push_back(p),
+                        None => break,
                     }
                 }
-            });
-        }
+                while queue.len() < Self::MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => queue.push_back(p),
+                        Err(_) => break,
+                    }
+                }
+                let take = if guarded {
+                    crate::storage::largest_chunk(queue.len())
+                } else {
+                    queue.len()
+                };
+                let batch: Vec<Pending> = queue.drain(..take).collect();
+                let entries: Vec<NewAuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
+                let result = append_batch(&db, guarded, &mut head, &entries).await;
+                for (_, reply) in batch {
+                    let _ = reply.send(result.clone());
+                }
+            }
+        });
         Self { tx }
     }
 
@@ -88,21 +102,37 @@ impl AuditSink {
     }
 }
 
-/// Waits for one pending entry, then takes whatever else is already queued (up to
-/// [`AuditSink::MAX_BATCH`]). `false` once every sender is gone.
-async fn gather(rx: &tokio::sync::Mutex<mpsc::Receiver<Pending>>, batch: &mut Vec<Pending>) -> bool {
-    let mut rx = rx.lock().await;
-    let Some(first) = rx.recv().await else {
-        return false;
-    };
-    batch.push(first);
-    while batch.len() < AuditSink::MAX_BATCH {
-        match rx.try_recv() {
-            Ok(p) => batch.push(p),
-            Err(_) => break,
+/// One batch of read events: the guarded one-statement append while `head` is known and still
+/// current, else a transaction that locks the head; `head` follows what was written.
+async fn append_batch(
+    db: &Db,
+    guarded: bool,
+    head: &mut Option<AuditHead>,
+    entries: &[NewAuditEntry],
+) -> Result<(), String> {
+    if let (true, Some(known)) = (guarded, head.as_ref()) {
+        match db.append_audit_if_head(known, entries).await {
+            Ok(Some(written)) => {
+                *head = Some(written);
+                return Ok(());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                *head = None;
+                return Err(e.to_string());
+            }
         }
     }
-    true
+    match db.append_audit(entries).await {
+        Ok(written) => {
+            *head = Some(written);
+            Ok(())
+        }
+        Err(e) => {
+            *head = None;
+            Err(e.to_string())
+        }
+    }
 }
 
 /// Where an incoming document is to be registered. The register (sổ đăng ký văn bản đến) is

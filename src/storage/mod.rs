@@ -29,7 +29,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use archive::{ArchiveObjectRow, ArchiveRecord, ArchivedDocumentRow, ArchivedFileRow, FixityRunRow, ARCHIVE_JOB};
-pub use audit::AuditVerification;
+pub use audit::{AuditHead, AuditVerification};
 pub use documents::{Arrival, DocumentFilter, NewDocument, NewFile, Registration, SortOrder};
 pub use error::StorageError;
 pub use jobs::{Job, JobStats};
@@ -222,6 +222,11 @@ pub(crate) fn placeholder(postgres: bool, n: usize) -> String {
 
 /// The row counts of multi-row statements: powers of two up to 64.
 const CHUNK_SIZES: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+/// The largest statement row count that fits in `len` rows (1 when `len` is 0).
+pub fn largest_chunk(len: usize) -> usize {
+    CHUNK_SIZES.into_iter().find(|&c| c <= len).unwrap_or(1)
+}
 
 /// Splits `len` rows into chunks of a few fixed sizes ([`CHUNK_SIZES`]), largest first, as
 /// `(start, size)`. Multi-row statements then come in seven shapes only, so the connection's

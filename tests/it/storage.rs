@@ -1446,6 +1446,90 @@ async fn audited(b: Backend) -> Option<(TestDb, Db)> {
     Some((db, store))
 }
 
+crate::on_both_backends!(guarded_audit_append_writes_only_on_the_current_head, audit_guarded_body);
+async fn audit_guarded_body(b: Backend) {
+    let Some((_db, store)) = audited(b).await else {
+        return;
+    };
+    let read = || entry("document.read", "document");
+    // The locking path returns the head it wrote.
+    let head = store.append_audit(&[read()]).await.expect("append");
+    assert_eq!(head.seq, 8);
+    // On the current head, the guarded append writes and moves the head.
+    let next = store
+        .append_audit_if_head(&head, &[read(), read(), read()])
+        .await
+        .expect("guarded")
+        .expect("head was current");
+    assert_eq!(next.seq, 11);
+    // On a stale head (another appender moved it) it writes nothing.
+    assert_eq!(store.append_audit_if_head(&head, &[read()]).await.expect("stale"), None);
+    let forged = vanthu::storage::AuditHead {
+        seq: next.seq,
+        hash: head.hash.clone(),
+    };
+    assert_eq!(
+        store
+            .append_audit_if_head(&forged, &[read()])
+            .await
+            .expect("wrong hash"),
+        None
+    );
+    // Bad sizes are refused before anything is sent.
+    assert!(store.append_audit_if_head(&next, &[]).await.is_err());
+    let v = store.verify_audit(|_, _| {}).await.expect("verify");
+    assert_eq!((v.error, v.head_seq, v.checked), (None, 11, 11));
+    let entries = store.audit_entries(None, None, 1).await.expect("entries");
+    assert_eq!(entries[0].hash, next.hash);
+}
+
+crate::on_both_backends!(
+    concurrent_guarded_and_locking_appends_keep_one_chain,
+    audit_concurrent_body
+);
+async fn audit_concurrent_body(b: Backend) {
+    let Some((_db, store)) = audited(b).await else {
+        return;
+    };
+    // Four appenders race, each as the read-event writer does: the guarded statement on the head
+    // it last wrote, the locking transaction when that head is stale.
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut head = None;
+            let mut guarded_writes = 0;
+            for i in 0..40usize {
+                let batch: Vec<_> = (0..1 + (i + t) % 4)
+                    .map(|_| entry("document.read", "document"))
+                    .collect();
+                if let Some(known) = &head {
+                    if let Some(next) = store.append_audit_if_head(known, &batch).await.expect("guarded") {
+                        head = Some(next);
+                        guarded_writes += batch.len();
+                        continue;
+                    }
+                }
+                head = Some(store.append_audit(&batch).await.expect("locking"));
+            }
+            guarded_writes
+        }));
+    }
+    let mut guarded_total = 0;
+    for t in tasks {
+        guarded_total += t.await.expect("task");
+    }
+    assert!(guarded_total > 0, "the guarded path was taken");
+    let expected: i64 = 7
+        + (0..4)
+            .map(|t| (0..40).map(|i| 1 + (i + t) % 4).sum::<i64>())
+            .sum::<i64>();
+    let v = store.verify_audit(|_, _| {}).await.expect("verify");
+    assert_eq!(v.error, None, "the chain never forks");
+    assert_eq!(v.head_seq, expected, "every entry written exactly once");
+    assert_eq!(v.checked as i64, expected);
+}
+
 crate::on_both_backends!(audit_chain_is_intact_and_ordered, audit_intact_body);
 async fn audit_intact_body(b: Backend) {
     let Some((db, store)) = audited(b).await else {
