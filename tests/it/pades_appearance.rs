@@ -17,7 +17,7 @@ use unicode_normalization::UnicodeNormalization;
 use vanthu::pades::{self, Appearance, AppearanceKind, SignOptions, SigningKey};
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, text, Scratch};
+use crate::pades_support::{certs, pyhanko, text};
 
 const POSITION: [&str; 2] = ["KT. BỘ TRƯỞNG", "THỨ TRƯỞNG"];
 const NAME: &str = "Nguyễn Văn An";
@@ -113,21 +113,9 @@ fn seal_png() -> Vec<u8> {
     encode_png(s, s, &px)
 }
 
-struct Work(Scratch);
-
-impl std::ops::Deref for Work {
-    type Target = Scratch;
-
-    fn deref(&self) -> &Scratch {
-        &self.0
-    }
-}
+crate::scratch_work!();
 
 impl Work {
-    fn new() -> Self {
-        Self(Scratch::new())
-    }
-
     fn write(&self, name: &str, bytes: &[u8]) -> String {
         let p = self.path(name);
         std::fs::write(&p, bytes).expect("write");

@@ -14,7 +14,7 @@ use lopdf::{Document, IncrementalDocument, Object};
 use serde_json::Value;
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text, Scratch};
+use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text};
 
 fn tool(cmd: &str, arg: &str) -> Option<()> {
     match Command::new(cmd).arg(arg).output() {
@@ -80,21 +80,9 @@ fn signer_args(who: [&str; 3]) -> Vec<String> {
     ]
 }
 
-struct Work(Scratch);
-
-impl std::ops::Deref for Work {
-    type Target = Scratch;
-
-    fn deref(&self) -> &Scratch {
-        &self.0
-    }
-}
+crate::scratch_work!();
 
 impl Work {
-    fn new() -> Self {
-        Self(Scratch::new())
-    }
-
     fn sample(&self) -> PathBuf {
         self.write("in.pdf", &sample_pdf(1))
     }
@@ -135,6 +123,19 @@ impl Work {
 }
 
 /// `vanthu pdf verify --json`: exit code, report, all output.
+/// `with-field.pdf`: `input` plus an empty signature field made by pyHanko (`PAGE/X1,Y1,X2,Y2/NAME`).
+fn add_empty_field(pyhanko: &str, w: &Work, input: &Path, spec: &str) -> PathBuf {
+    let out = w.path("with-field.pdf");
+    let o = Command::new(pyhanko)
+        .args(["sign", "addfields", "--field", spec])
+        .arg(input)
+        .arg(&out)
+        .output()
+        .expect("pyhanko addfields");
+    assert!(o.status.success(), "{}", text(&o));
+    out
+}
+
 fn vanthu_verify(file: &Path) -> (Option<i32>, Value, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vanthu"))
         .args([
@@ -340,14 +341,7 @@ fn p2_then_approval_signatures_in_precreated_and_invisible_fields_are_valid_and_
     let w = Work::new();
     let input = w.sample();
     // An empty field made beforehand (P=2 allows signing fields, not creating them).
-    let with_field = w.path("with-field.pdf");
-    let o = Command::new(&pyhanko)
-        .args(["sign", "addfields", "--field", "1/300,50,500,120/Sig2"])
-        .arg(&input)
-        .arg(&with_field)
-        .output()
-        .expect("pyhanko addfields");
-    assert!(o.status.success(), "{}", text(&o));
+    let with_field = add_empty_field(&pyhanko, &w, &input, "1/300,50,500,120/Sig2");
     let certified = w.path("p2.pdf");
     w.sign_ok(RSA, &["--certify", "2", "--field", "Cert1"], &with_field, &certified);
     let both = w.path("p2-signed.pdf");
@@ -424,14 +418,7 @@ fn a_visible_approval_in_a_precreated_field_keeps_p2_and_draws_in_that_field() {
     let w = Work::new();
     let input = w.sample();
     // The field the second signer will fill, made before the certification.
-    let with_field = w.path("with-field.pdf");
-    let o = Command::new(&pyhanko)
-        .args(["sign", "addfields", "--field", "1/300,60,520,160/Approval"])
-        .arg(&input)
-        .arg(&with_field)
-        .output()
-        .expect("pyhanko addfields");
-    assert!(o.status.success(), "{}", text(&o));
+    let with_field = add_empty_field(&pyhanko, &w, &input, "1/300,60,520,160/Approval");
     let certified = w.path("p2.pdf");
     w.sign_ok(RSA, &["--certify", "2", "--field", "Cert1"], &with_field, &certified);
 

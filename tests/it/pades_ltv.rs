@@ -19,7 +19,7 @@ use der::{Decode, Encode};
 use serde_json::Value;
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, text, Scratch};
+use crate::pades_support::{certs, pyhanko, text};
 
 pub(crate) const TSA: &str = "http://127.0.0.1:18882/";
 const PORTS: [u16; 3] = [18880, 18881, 18882];
@@ -108,21 +108,9 @@ fn sample_pdf() -> Vec<u8> {
     crate::pades_support::sample_pdf(1)
 }
 
-struct Work(Scratch);
-
-impl std::ops::Deref for Work {
-    type Target = Scratch;
-
-    fn deref(&self) -> &Scratch {
-        &self.0
-    }
-}
+crate::scratch_work!();
 
 impl Work {
-    fn new() -> Self {
-        Self(Scratch::new())
-    }
-
     /// `vanthu pdf sign` as `stem` (leader-rsa, leader-ec, revoked…) at `level`.
     fn sign(&self, stem: &str, level: &str, input: &Path, output: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_vanthu"))

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text, Scratch};
+use crate::pades_support::{certs, pyhanko, pyhanko_validate, sample_pdf, text};
 
 fn tool(cmd: &str, version_arg: &str) -> Option<()> {
     match Command::new(cmd).arg(version_arg).output() {
@@ -19,21 +19,9 @@ fn tool(cmd: &str, version_arg: &str) -> Option<()> {
     }
 }
 
-struct Work(Scratch);
-
-impl std::ops::Deref for Work {
-    type Target = Scratch;
-
-    fn deref(&self) -> &Scratch {
-        &self.0
-    }
-}
+crate::scratch_work!();
 
 impl Work {
-    fn new() -> Self {
-        Self(Scratch::new())
-    }
-
     /// `vanthu pdf sign` with `args` before IN OUT.
     fn sign(&self, args: &[&str], input: &Path, output: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_vanthu"))

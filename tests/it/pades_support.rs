@@ -142,3 +142,26 @@ impl Scratch {
         db
     }
 }
+
+/// `struct Work`: a [`Scratch`] folder (reached through `Deref`) that a test file extends with its
+/// own `impl Work { … }` helpers, and `Work::new()`.
+#[macro_export]
+macro_rules! scratch_work {
+    () => {
+        struct Work($crate::pades_support::Scratch);
+
+        impl std::ops::Deref for Work {
+            type Target = $crate::pades_support::Scratch;
+
+            fn deref(&self) -> &$crate::pades_support::Scratch {
+                &self.0
+            }
+        }
+
+        impl Work {
+            fn new() -> Self {
+                Self($crate::pades_support::Scratch::new())
+            }
+        }
+    };
+}
