@@ -17,19 +17,12 @@ use unicode_normalization::UnicodeNormalization;
 use vanthu::pades::{self, Appearance, AppearanceKind, SignOptions, SigningKey};
 
 use crate::common;
-use crate::pades_support::{certs, pyhanko, text};
+use crate::pades_support::{certs, pyhanko, text, tool};
 
 const POSITION: [&str; 2] = ["KT. BỘ TRƯỞNG", "THỨ TRƯỞNG"];
 const NAME: &str = "Nguyễn Văn An";
 const NUMBER_SYMBOL: &str = "123/QĐ-BTP";
 const AGENCY: &str = "Bộ Tư pháp";
-
-fn tool(cmd: &str, version_arg: &str) -> Option<()> {
-    match Command::new(cmd).arg(version_arg).output() {
-        Ok(_) => Some(()),
-        Err(_) => common::skip(&format!("{cmd} is not installed (signature appearances)")),
-    }
-}
 
 /// A `pages`-page A4 PDF with a line of text at the top of each page.
 fn sample_pdf(pages: usize) -> Vec<u8> {

@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 use der::{Decode, Encode};
 use serde_json::Value;
 
-use crate::common;
-use crate::pades_support::{certs, pyhanko, text};
+use crate::pades_support::{certs, pyhanko, text, tool, validators};
 
 pub(crate) const TSA: &str = "http://127.0.0.1:18882/";
 const PORTS: [u16; 3] = [18880, 18881, 18882];
@@ -93,13 +92,6 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-fn tool(cmd: &str, arg: &str) -> Option<()> {
-    match Command::new(cmd).arg(arg).output() {
-        Ok(_) => Some(()),
-        Err(_) => common::skip(&format!("{cmd} is not installed (PAdES LTV interoperability)")),
     }
 }
 
@@ -246,14 +238,6 @@ fn check_all(w: &Work, pyhanko: &str, server: &mut Server, file: &Path, sigs: us
 
 pub(crate) fn lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn validators() -> Option<String> {
-    let pyhanko = pyhanko()?;
-    tool("pdfsig", "-v")?;
-    tool("certutil", "-H")?;
-    tool("qpdf", "--version")?;
-    Some(pyhanko)
 }
 
 #[test]

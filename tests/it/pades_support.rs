@@ -26,6 +26,24 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// `Some(())` when `cmd` runs (with `arg`, a harmless flag such as `-v`), else a skip.
+pub fn tool(cmd: &str, arg: &str) -> Option<()> {
+    match Command::new(cmd).arg(arg).output() {
+        Ok(_) => Some(()),
+        Err(_) => common::skip(&format!("{cmd} is not installed (.ci/run installs it)")),
+    }
+}
+
+/// pyHanko's CLI, after checking that pdfsig, certutil (for pdfsig's NSS store) and qpdf are
+/// there too: the validators of the PAdES interoperability tests.
+pub fn validators() -> Option<String> {
+    let pyhanko = pyhanko()?;
+    tool("pdfsig", "-v")?;
+    tool("certutil", "-H")?;
+    tool("qpdf", "--version")?;
+    Some(pyhanko)
+}
+
 /// The pyHanko CLI (`VANTHU_TEST_PYHANKO`, else `pyhanko` on PATH), or `None` after skipping.
 pub fn pyhanko() -> Option<String> {
     let path = std::env::var("VANTHU_TEST_PYHANKO")
