@@ -1,7 +1,7 @@
 //! HTTP load benchmark: the real `vanthu serve --demo` binary under 64 concurrent clients.
 //!
 //! `cargo bench --bench load [-- --db sqlite|postgres|both] [--clients 64] [--seconds 15 | --requests N] [--warmup 2]
-//!  [--open-rate R] [--server-env KEY=VALUE]…`
+//!  [--open-rate R] [--phases A,A2,B,B2] [--server-env KEY=VALUE]…`
 //!
 //! Per backend it starts the release binary on a free loopback port with a fresh data dir (and a
 //! fresh PostgreSQL database), then measures four phases: the `/healthz` no-op ceiling (the peer
@@ -70,6 +70,9 @@ struct Opts {
     server_env: Vec<(String, String)>,
     /// Rate of the open-loop registration phase (default: the backend's target; 0 skips it).
     open_rate: Option<f64>,
+    /// Which phases to run after the `/healthz` baseline: A, A2 (A′), B, B2 (B′); default all.
+    /// Without B2 the bench does not wait for the job queue to drain.
+    phases: Vec<String>,
     command: String,
 }
 
@@ -82,6 +85,7 @@ fn parse_args() -> Result<Opts> {
         warmup: Duration::from_secs(2),
         server_env: Vec::new(),
         open_rate: None,
+        phases: ["A", "A2", "B", "B2"].iter().map(|p| p.to_string()).collect(),
         command: String::new(),
     };
     let mut it = args.iter();
@@ -93,6 +97,15 @@ fn parse_args() -> Result<Opts> {
             "--seconds" => o.limit = Limit::For(Duration::from_secs_f64(val()?.parse().context("--seconds")?)),
             "--requests" => o.limit = Limit::Count(val()?.parse().context("--requests")?),
             "--open-rate" => o.open_rate = Some(val()?.parse().context("--open-rate")?),
+            "--phases" => {
+                o.phases = val()?.split(',').map(|p| p.trim().to_uppercase()).collect();
+                if let Some(bad) = o.phases.iter().find(|p| !["A", "A2", "B", "B2"].contains(&p.as_str())) {
+                    bail!("--phases: unknown phase {bad:?} (use A, A2, B, B2, comma-separated)");
+                }
+                if !o.phases.iter().any(|p| p.starts_with('A')) {
+                    bail!("--phases needs A or A2: the read phases read the documents they create");
+                }
+            }
             "--warmup" => o.warmup = Duration::from_secs_f64(val()?.parse().context("--warmup")?),
             "--server-env" => {
                 let kv = val()?;
@@ -102,7 +115,7 @@ fn parse_args() -> Result<Opts> {
                 o.server_env.push((k.to_string(), v.to_string()));
             }
             other => {
-                bail!("unknown argument {other:?} (use --db, --clients, --seconds, --requests, --warmup, --open-rate, --server-env)")
+                bail!("unknown argument {other:?} (use --db, --clients, --seconds, --requests, --warmup, --open-rate, --phases, --server-env)")
             }
         }
     }
@@ -330,6 +343,9 @@ struct Ctx {
     next_number: AtomicU64,
 }
 
+/// A request slower than this is listed with its send time.
+const SLOW_MS: u32 = 50;
+
 #[derive(Default)]
 struct Phase {
     requests: u64,
@@ -342,6 +358,13 @@ struct Phase {
     /// % of one core: server, bench, PostgreSQL, everything else on the machine.
     cpu: [f64; 4],
     peak_rss_kb: u64,
+    /// Wall-clock time the measured run started (UTC), to line stalls up with server and
+    /// PostgreSQL logs.
+    started_at: chrono::DateTime<chrono::Utc>,
+    /// Requests slower than [`SLOW_MS`]: (send time in ms after the start, latency µs).
+    slow: Vec<(u32, u32)>,
+    /// Group commit during the measured run, per writer: (batches, entries, seconds).
+    group_commit: Vec<(String, f64, f64, f64)>,
 }
 
 impl Phase {
@@ -433,7 +456,9 @@ async fn drive(
             }
         })
     };
+    let commits0 = group_commit(ctx).await;
     let cpu0 = cpu_snapshot(server);
+    let started_at = chrono::Utc::now();
     let start = Instant::now();
     let deadline = start + dur;
     let samples = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -442,6 +467,7 @@ async fn drive(
         let (ctx, ticket, samples) = (ctx.clone(), ticket.clone(), samples.clone());
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut created, mut errors) = (Vec::with_capacity(4096), Vec::new(), 0u64);
+            let mut slow: Vec<(u32, u32)> = Vec::new();
             let mut own = 0u64;
             while Instant::now() < deadline {
                 let (t, t0) = match rate {
@@ -473,20 +499,38 @@ async fn drive(
                         }
                     }
                 }
-                lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
+                let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                if us > SLOW_MS * 1000 && slow.len() < 10_000 {
+                    let at = u32::try_from(t0.saturating_duration_since(start).as_millis()).unwrap_or(u32::MAX);
+                    slow.push((at, us));
+                }
+                lat.push(us);
             }
-            (lat, created, errors)
+            (lat, created, errors, slow)
         }));
     }
-    let mut p = Phase::default();
+    let mut p = Phase {
+        started_at,
+        ..Phase::default()
+    };
     for t in tasks {
-        let (lat, created, errors) = t.await.context("client task panicked")?;
+        let (lat, created, errors, slow) = t.await.context("client task panicked")?;
         p.lat_us.extend(lat);
         p.created.extend(created);
         p.errors += errors;
+        p.slow.extend(slow);
     }
     p.elapsed = start.elapsed().as_secs_f64();
     let cpu1 = cpu_snapshot(server);
+    let commits1 = group_commit(ctx).await;
+    for (writer, (b1, e1, s1)) in &commits1 {
+        let (b0, e0, s0) = commits0.get(writer).copied().unwrap_or_default();
+        if b1 > &b0 {
+            p.group_commit.push((writer.clone(), b1 - b0, e1 - e0, s1 - s0));
+        }
+    }
+    p.group_commit.sort_by(|a, b| a.0.cmp(&b.0));
+    p.slow.sort_unstable();
     done.store(true, Ordering::Relaxed);
     let _ = sampler.await;
     let hz = clock_ticks();
@@ -514,6 +558,38 @@ async fn phase(ctx: &Arc<Ctx>, kind: Kind, o: &Opts, server: u32) -> Result<(Pha
     let p = drive(ctx, kind, o.clients, o.limit, server, None).await?;
     created.extend(p.created.iter().copied());
     Ok((p, created))
+}
+
+/// The server's group-commit counters from `/metrics`, per writer: (batches, entries, seconds).
+/// Empty when `/metrics` cannot be read (the phase's figures then say nothing about batches).
+async fn group_commit(ctx: &Ctx) -> std::collections::HashMap<String, (f64, f64, f64)> {
+    let mut out: std::collections::HashMap<String, (f64, f64, f64)> = std::collections::HashMap::new();
+    let Ok(resp) = ctx.http.get(format!("{}/metrics", ctx.base)).send().await else {
+        return out;
+    };
+    let Ok(text) = resp.text().await else {
+        return out;
+    };
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((metric, labels)) = name.split_once("{writer=\"") else {
+            continue;
+        };
+        let writer = labels.trim_end_matches("\"}").to_string();
+        let Ok(v) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let slot = out.entry(writer).or_default();
+        match metric {
+            "vanthu_group_commit_batch_size_count" => slot.0 = v,
+            "vanthu_group_commit_batch_size_sum" => slot.1 = v,
+            "vanthu_group_commit_batch_duration_seconds_sum" => slot.2 = v,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Polls `/metrics` until `vanthu_job_queue_depth` is 0 (the gauge is refreshed every 5 s),
@@ -619,6 +695,12 @@ async fn run_backend(backend: Backend, bin: &Path, o: &Opts, pg: Option<&str>) -
         None => Some(backend.register_target()),
     };
     let result = run_on(bin, dir.path(), db.as_ref().map(|d| d.2.as_str()), o, open_rate).await;
+    // The server's log beside the report, to line up slow windows with what the server did.
+    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-out");
+    let _ = std::fs::copy(
+        dir.path().join("server.log"),
+        out_dir.join(format!("server-{}.log", backend.name())),
+    );
     if let Some((server, name, _)) = &db {
         if let Err(e) = vanthu::storage::drop_postgres_database(server, name).await {
             eprintln!("warning: could not drop database {name}: {e}");
@@ -654,14 +736,18 @@ async fn run_on(bin: &Path, dir: &Path, db_url: Option<&str>, o: &Opts, open_rat
         next_number: AtomicU64::new(1),
     });
 
+    let want = |p: &str| o.phases.iter().any(|q| q == p);
     let mut phases = Vec::new();
     eprintln!("  baseline /healthz …");
     phases.push((Kind::Health, phase(&ctx, Kind::Health, o, pid).await?.0));
-    eprintln!("  phase A register …");
-    let (reg, created) = phase(&ctx, Kind::Register, o, pid).await?;
-    phases.push((Kind::Register, reg));
-    let mut created = created;
-    if let Some(rate) = open_rate {
+    let mut created = Vec::new();
+    if want("A") {
+        eprintln!("  phase A register …");
+        let (reg, made) = phase(&ctx, Kind::Register, o, pid).await?;
+        phases.push((Kind::Register, reg));
+        created = made;
+    }
+    if let (true, Some(rate)) = (want("A2"), open_rate) {
         eprintln!("  phase A′ register, open loop at {rate:.0}/s …");
         let p = drive(&ctx, Kind::OpenRegister, o.clients, o.limit, pid, Some(rate)).await?;
         created.extend(p.created.iter().copied());
@@ -678,13 +764,18 @@ async fn run_on(bin: &Path, dir: &Path, db_url: Option<&str>, o: &Opts, open_rat
         ids,
         next_number: AtomicU64::new(0),
     });
-    eprintln!("  phase B read …");
-    phases.push((Kind::Read, phase(&ctx, Kind::Read, o, pid).await?.0));
-    eprintln!("  waiting for the job queue to drain …");
-    let drained = wait_for_empty_queue(&ctx, Duration::from_secs(600)).await?;
-    eprintln!("  {drained}");
-    eprintln!("  phase B′ read …");
-    phases.push((Kind::ReadQuiet, phase(&ctx, Kind::ReadQuiet, o, pid).await?.0));
+    if want("B") {
+        eprintln!("  phase B read …");
+        phases.push((Kind::Read, phase(&ctx, Kind::Read, o, pid).await?.0));
+    }
+    let mut drained = "not waited for (phase B′ not run)".to_string();
+    if want("B2") {
+        eprintln!("  waiting for the job queue to drain …");
+        drained = wait_for_empty_queue(&ctx, Duration::from_secs(600)).await?;
+        eprintln!("  {drained}");
+        eprintln!("  phase B′ read …");
+        phases.push((Kind::ReadQuiet, phase(&ctx, Kind::ReadQuiet, o, pid).await?.0));
+    }
     let hwm_kb = proc_status_kb(pid, "VmHWM:").unwrap_or(0);
     let check = check_numbers(&ctx, &created).await?;
     eprintln!("  {}", check.1);
@@ -802,6 +893,56 @@ fn markdown(backend: Backend, o: &Opts, r: &Report) -> String {
          (other processes, and kernel work not charged to a process): when it is high the phase was disturbed.",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    for (k, p) in &r.phases {
+        if !p.group_commit.is_empty() {
+            let parts: Vec<String> = p
+                .group_commit
+                .iter()
+                .map(|(w, b, e, secs)| {
+                    format!(
+                        "{w}: {b:.0} batches, {:.1} entries and {:.2} ms each",
+                        e / b.max(1.0),
+                        secs * 1000.0 / b.max(1.0)
+                    )
+                })
+                .collect();
+            let _ = writeln!(s, "\nGroup commit in {}: {}.", k.label(), parts.join("; "));
+        }
+    }
+    for (k, p) in &r.phases {
+        if p.slow.is_empty() {
+            continue;
+        }
+        // 100 ms windows of send time, the slowest first.
+        let mut windows: std::collections::BTreeMap<u32, (u32, u32)> = std::collections::BTreeMap::new();
+        for &(at, us) in &p.slow {
+            let w = windows.entry(at / 100).or_default();
+            w.0 += 1;
+            w.1 = w.1.max(us);
+        }
+        let mut worst: Vec<(u32, (u32, u32))> = windows.into_iter().collect();
+        worst.sort_by_key(|w| std::cmp::Reverse(w.1 .1));
+        let listed: Vec<String> = worst
+            .iter()
+            .take(8)
+            .map(|(w, (n, max))| {
+                let at = p.started_at + chrono::Duration::milliseconds(i64::from(*w) * 100);
+                format!(
+                    "{} ({n}, max {:.0} ms)",
+                    at.format("%H:%M:%S%.3f"),
+                    f64::from(*max) / 1000.0
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nSlow requests in {} (over {SLOW_MS} ms): {} in {} windows of 100 ms; worst windows by send time (UTC): {}.",
+            k.label(),
+            p.slow.len(),
+            worst.len(),
+            listed.join(", ")
+        );
+    }
     let _ = writeln!(s, "\nBetween B and B′: {}.", r.drained);
     let _ = writeln!(
         s,

@@ -52,16 +52,17 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
     let objects =
         Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
     let search = crate::search::SearchHandle::new(config.data_dir.join("search-index"));
+    let metrics = Arc::new(Metrics::new());
     Ok(Services {
         search,
-        audit: AuditSink::start(db.clone()),
-        registrar: Registrar::start(db.clone()),
+        audit: AuditSink::start(db.clone(), metrics.clone()),
+        registrar: Registrar::start(db.clone(), metrics.clone()),
         config: Arc::new(config),
         db,
         objects,
         catalog: Arc::new(DocumentTypeCatalog::embedded()),
         clock,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         sessions: Arc::new(SessionCache::new(Duration::from_secs(5))),
     })
 }

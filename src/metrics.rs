@@ -30,6 +30,12 @@ pub struct JobLabels {
     pub outcome: String,
 }
 
+/// Which group-commit writer a batch belongs to.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriterLabels {
+    pub writer: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -41,6 +47,10 @@ pub struct Metrics {
     pub jobs_failed: Gauge,
     pub db_up: Gauge,
     pub archive_fixity: crate::archive::fixity::FixityGauges,
+    /// Group commit: entries per batch and seconds per batch, for the registrar and the audit
+    /// writer of reads.
+    pub batch_size: Family<WriterLabels, Histogram>,
+    pub batch_seconds: Family<WriterLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -86,8 +96,26 @@ impl Metrics {
             "1 when the database answered the last probe",
             db_up.clone(),
         );
+        let batch_size = Family::<WriterLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0])
+        });
+        let batch_seconds = Family::<WriterLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0])
+        });
+        registry.register(
+            "group_commit_batch_size",
+            "Entries written per group-commit batch",
+            batch_size.clone(),
+        );
+        registry.register(
+            "group_commit_batch_duration_seconds",
+            "Time to write one group-commit batch",
+            batch_seconds.clone(),
+        );
         let archive_fixity = crate::archive::fixity::FixityGauges::register(&mut registry);
         Self {
+            batch_size,
+            batch_seconds,
             registry: Mutex::new(registry),
             archive_fixity,
             requests,
@@ -114,6 +142,13 @@ impl Metrics {
                 route: route.to_string(),
             })
             .observe(seconds);
+    }
+
+    /// One group-commit batch of `entries` written in `seconds` by `writer`.
+    pub fn observe_batch(&self, writer: &'static str, entries: usize, seconds: f64) {
+        let labels = WriterLabels { writer };
+        self.batch_size.get_or_create(&labels).observe(entries as f64);
+        self.batch_seconds.get_or_create(&labels).observe(seconds);
     }
 
     /// The text exposition format.

@@ -30,6 +30,9 @@ pub struct Services {
     pub search: crate::search::SearchHandle,
 }
 
+/// A group-commit batch slower than this is logged (a stalled disk or a lock wait shows there).
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
+
 type Pending = (NewAuditEntry, oneshot::Sender<Result<(), String>>);
 
 /// Appends audit entries for reads in batches (group commit): each caller waits until its entry
@@ -48,7 +51,7 @@ impl AuditSink {
     /// for the next round); when another appender (a registration, another server) moved the
     /// head, that batch takes the locking path instead. SQLite's single writer connection gains
     /// nothing from it, so there every batch is one ordinary transaction.
-    pub fn start(db: Db) -> Self {
+    pub fn start(db: Db, metrics: Arc<Metrics>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Pending>(8192);
         tokio::spawn(async move {
             let guarded = db.backend() == crate::storage::Backend::Postgres;
@@ -74,7 +77,17 @@ impl AuditSink {
                 };
                 let batch: Vec<Pending> = queue.drain(..take).collect();
                 let entries: Vec<NewAuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
+                let started = std::time::Instant::now();
                 let result = append_batch(&db, guarded, &mut head, &entries).await;
+                let took = started.elapsed();
+                metrics.observe_batch("audit", entries.len(), took.as_secs_f64());
+                if took > SLOW_BATCH {
+                    tracing::info!(
+                        entries = entries.len(),
+                        ms = took.as_millis() as u64,
+                        "slow audit batch"
+                    );
+                }
                 for (_, reply) in batch {
                     let _ = reply.send(result.clone());
                 }
@@ -162,7 +175,7 @@ pub struct Registrar {
 impl Registrar {
     pub const MAX_BATCH: usize = 128;
 
-    pub fn start(db: Db) -> Self {
+    pub fn start(db: Db, metrics: Arc<Metrics>) -> Self {
         let (tx, mut rx) = mpsc::channel::<PendingDocument>(4096);
         tokio::spawn(async move {
             let mut batch: Vec<PendingDocument> = Vec::with_capacity(Self::MAX_BATCH);
@@ -174,9 +187,16 @@ impl Registrar {
                         Err(_) => break,
                     }
                 }
+                let started = std::time::Instant::now();
                 let ready = choose_registers(&db, &mut batch).await;
                 if !ready.is_empty() {
+                    let entries = ready.len();
                     write_batch(&db, ready).await;
+                    let took = started.elapsed();
+                    metrics.observe_batch("registrar", entries, took.as_secs_f64());
+                    if took > SLOW_BATCH {
+                        tracing::info!(entries, ms = took.as_millis() as u64, "slow registration batch");
+                    }
                 }
             }
         });

@@ -22,5 +22,5 @@ pub mod service;
 pub mod store;
 
 pub use metadata::DocumentMetadata;
-pub use service::{archive_document, ArchiveDocumentJob, ArchiveError, ArchivedDocumentView};
+pub use service::{archive_document, archive_documents, ArchiveDocumentJob, ArchiveError, ArchivedDocumentView};
 pub use store::{ArchiveStore, ArchivedObject, StoreError};

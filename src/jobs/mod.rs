@@ -16,6 +16,17 @@ use crate::storage::Job;
 pub trait JobHandler: Send + Sync {
     /// Runs the job. An `Err` is retried with backoff until the attempts run out.
     async fn run(&self, s: &Services, job: &Job) -> Result<(), String>;
+
+    /// Runs several leased jobs of this kind, one result per job in order. The default runs
+    /// them one by one; a handler that can share work between jobs (one transaction for the
+    /// batch) overrides it.
+    async fn run_batch(&self, s: &Services, jobs: &[&Job]) -> Vec<Result<(), String>> {
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(self.run(s, job).await);
+        }
+        out
+    }
 }
 
 /// The handlers by job kind.
@@ -44,45 +55,54 @@ pub fn backoff(attempt: i64) -> Duration {
     Duration::from_secs(2u64.pow(exp).min(3600))
 }
 
+/// Jobs leased per pass: each pass ends with one statement completing its jobs, and handlers
+/// that batch (archiving) share one transaction between them.
+const LEASE_BATCH: i64 = 32;
+
 /// Runs one pass: lease, run, record. Returns how many jobs ran.
 pub async fn run_once(s: &Services, handlers: &Handlers, worker: &str) -> Result<usize, crate::storage::StorageError> {
     let cfg = &s.config.jobs;
     let now = s.clock.now_ms();
     let lease_ms = i64::try_from(cfg.lease_secs).unwrap_or(60) * 1000;
-    let jobs = s.db.lease_jobs(worker, now, lease_ms, 16).await?;
-    for job in &jobs {
-        let outcome = match handlers.0.get(job.kind.as_str()) {
-            Some(h) => h.run(s, job).await,
-            None => Err(format!("no handler for job kind {:?}", job.kind)),
-        };
-        let now = s.clock.now_ms();
-        match outcome {
+    let jobs = s.db.lease_jobs(worker, now, lease_ms, LEASE_BATCH).await?;
+    // Runs of consecutive jobs of one kind go to their handler together.
+    let mut outcomes: Vec<Result<(), String>> = Vec::with_capacity(jobs.len());
+    for run in jobs.chunk_by(|a, b| a.kind == b.kind) {
+        let refs: Vec<&Job> = run.iter().collect();
+        match handlers.0.get(run[0].kind.as_str()) {
+            Some(h) => outcomes.extend(h.run_batch(s, &refs).await),
+            None => outcomes.extend(run.iter().map(|j| Err(format!("no handler for job kind {:?}", j.kind)))),
+        }
+    }
+    let now = s.clock.now_ms();
+    let mut completed = Vec::new();
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        let outcome_label = match outcome {
             Ok(()) => {
-                s.db.complete_job(job.id, worker, now).await?;
-                s.metrics
-                    .jobs_run
-                    .get_or_create(&crate::metrics::JobLabels {
-                        kind: job.kind.clone(),
-                        outcome: "ok".into(),
-                    })
-                    .inc();
+                completed.push(job.id);
+                "ok"
             }
             Err(e) => {
                 let give_up = job.attempts >= i64::from(cfg.max_attempts);
                 let retry_at = now + i64::try_from(backoff(job.attempts).as_millis()).unwrap_or(i64::MAX / 2);
                 tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, give_up, error = %e, "job failed");
                 s.db.fail_job(job.id, worker, &e, retry_at, give_up, now).await?;
-                let outcome = if give_up { "failed" } else { "retry" };
-                s.metrics
-                    .jobs_run
-                    .get_or_create(&crate::metrics::JobLabels {
-                        kind: job.kind.clone(),
-                        outcome: outcome.into(),
-                    })
-                    .inc();
+                if give_up {
+                    "failed"
+                } else {
+                    "retry"
+                }
             }
-        }
+        };
+        s.metrics
+            .jobs_run
+            .get_or_create(&crate::metrics::JobLabels {
+                kind: job.kind.clone(),
+                outcome: outcome_label.into(),
+            })
+            .inc();
     }
+    s.db.complete_jobs(&completed, worker, now).await?;
     Ok(jobs.len())
 }
 

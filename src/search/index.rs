@@ -397,14 +397,26 @@ impl SearchIndex {
             .tokenizers()
             .register(EXACT, TextAnalyzer::from(ViTokenizer { folded: false }));
         let writer = if writable {
-            let w: IndexWriter = index
-                .writer_with_num_threads(Self::writer_threads(), Self::writer_threads() * WRITER_HEAP_PER_THREAD)
-                .map_err(|e| {
-                    SearchError::Locked(format!(
-                        "cannot open the index in {} for writing (is another vanthu process using it?): {e}",
-                        dir.display()
-                    ))
-                })?;
+            // Created on a background-priority thread, so that the indexing and merge threads
+            // tantivy starts here inherit that priority.
+            let w: IndexWriter = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        background_priority();
+                        index.writer_with_num_threads(
+                            Self::writer_threads(),
+                            Self::writer_threads() * WRITER_HEAP_PER_THREAD,
+                        )
+                    })
+                    .join()
+            })
+            .map_err(|_| SearchError::Index("opening the index writer panicked".into()))?
+            .map_err(|e| {
+                SearchError::Locked(format!(
+                    "cannot open the index in {} for writing (is another vanthu process using it?): {e}",
+                    dir.display()
+                ))
+            })?;
             Some(Mutex::new(w))
         } else {
             None
@@ -814,12 +826,45 @@ impl SearchHandle {
     }
 }
 
+/// The niceness of index-writing threads: the kernel gives a nice-10 thread about a tenth of
+/// the CPU time of a nice-0 thread when both want a core, and all of it when the core is idle.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`BACKGROUND_NICE`]. Threads it starts inherit
+/// it (Linux keeps the nice value per thread). Best effort: where it is refused, indexing runs
+/// at normal priority and a debug line says so.
+pub fn background_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BACKGROUND_NICE) {
+        tracing::debug!(error = %e, "could not lower the indexing thread's priority");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tantivy::collector::TopDocs;
 
     use super::*;
     use crate::search::query;
+
+    /// The index writer's threads are started from a background-priority thread and must
+    /// inherit its nice value (what keeps tantivy's merges from stalling requests).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_priority_is_inherited_by_threads_started_later() {
+        let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap_or(-100);
+        let before = nice();
+        let (own, child) = std::thread::spawn(move || {
+            background_priority();
+            let child = std::thread::spawn(nice).join().unwrap_or(-100);
+            (nice(), child)
+        })
+        .join()
+        .unwrap_or((-100, -100));
+        assert_eq!(own, BACKGROUND_NICE.max(before));
+        assert_eq!(child, own);
+        assert_eq!(nice(), before, "the calling thread keeps its priority");
+    }
 
     /// The query as built before boosts became lazy: per text item, a union of the folded
     /// field, the exact field and the subject; the bare-word phrase as an optional clause.

@@ -159,12 +159,23 @@ async fn extract_file(objects: &Objects, clock: &dyn Clock, f: &DocumentFile) ->
     Ok(done(outcome))
 }
 
+/// Runs index writes on a thread of their own at background CPU priority (see
+/// [`super::index::background_priority`]): tantivy starts its indexing threads from the thread
+/// that commits, and they inherit its priority, so the whole write path yields the cores to
+/// requests. The index is derived data that may lag by a second; a registration may not.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SearchError> + Send + 'static,
 ) -> Result<T, SearchError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SearchError::Index(format!("index task failed: {e}")))?
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("vanthu-index".into())
+        .spawn(move || {
+            super::index::background_priority();
+            let _ = tx.send(f());
+        })
+        .map_err(|e| SearchError::Index(format!("cannot start an indexing thread: {e}")))?;
+    rx.await
+        .map_err(|_| SearchError::Index("the indexing thread stopped without an answer".into()))?
 }
 
 /// Context the indexer reads from.
@@ -199,7 +210,13 @@ pub async fn catch_up_once(src: Sources<'_>, index: &Arc<SearchIndex>) -> Result
     let docs = src.db.documents_by_ids(&ids).await?;
     let (entries, retry) = inputs(src.db, src.objects, src.clock, &docs).await?;
     let index = index.clone();
+    let started = std::time::Instant::now();
     blocking(move || index.apply(&entries, last)).await?;
+    tracing::debug!(
+        changes = changes.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "search index commit"
+    );
     Ok((changes.len(), retry))
 }
 

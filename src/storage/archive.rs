@@ -141,19 +141,92 @@ impl Db {
     /// only called once every object is stored. The version goes up when the metadata changed.
     /// Returns the stored row and whether anything changed.
     pub async fn record_archive(&self, r: &ArchiveRecord) -> StorageResult<(ArchivedDocumentRow, bool)> {
+        self.record_archives(std::slice::from_ref(r))
+            .await?
+            .pop()
+            .ok_or_else(|| super::StorageError::Corrupt("archive record returned no row".into()))
+    }
+
+    /// [`Db::record_archive`] for several documents in one transaction, with one audit append
+    /// for all of them at its end (the chain head is locked only for that last step). Results
+    /// are in the order of `records`; all or nothing.
+    pub async fn record_archives(&self, records: &[ArchiveRecord]) -> StorageResult<Vec<(ArchivedDocumentRow, bool)>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
+        let mut ids: Vec<i64> = records.iter().map(|r| r.document_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let out = if ids.len() == records.len() && records.len() > 1 {
+            record_batch(&mut tx, records).await?
+        } else {
+            // One document, or one document twice: each pass must see the one before it.
+            let mut out = Vec::with_capacity(records.len());
+            for r in records {
+                out.push(record_one(&mut tx, r).await?);
+            }
+            out
+        };
+        let entries: Vec<NewAuditEntry> = records
+            .iter()
+            .zip(&out)
+            .filter(|(_, (_, changed))| *changed)
+            .map(|(r, _)| r.audit_entry.clone())
+            .collect();
+        if !entries.is_empty() {
+            audit::append(&mut tx, &entries).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// Several distinct documents of [`Db::record_archives`] with multi-row statements: all their
+/// objects in one insert per chunk, their current rows in one select, the new ones in one
+/// insert per chunk; only changed documents and newly archived files take a statement each.
+async fn record_batch(
+    conn: &mut AnyConnection,
+    records: &[ArchiveRecord],
+) -> StorageResult<Vec<(ArchivedDocumentRow, bool)>> {
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let mut objects: Vec<ArchiveObjectRow> = Vec::with_capacity(records.len() * 2);
+    for r in records {
+        objects.extend(r.files.iter().map(|f| ArchiveObjectRow {
+            object_key: f.object_key.clone(),
+            sha256: f.sha256.clone(),
+            size_bytes: f.size_bytes,
+            kind: "file".into(),
+            created_at: r.now_ms,
+        }));
+        objects.push(r.metadata_json.clone());
+        objects.push(r.metadata_xml.clone());
+    }
+    for (start, size) in super::fixed_chunks(objects.len()) {
+        let rows: Vec<String> = (0..size)
+            .map(|i| {
+                let ph = |c: usize| super::placeholder(postgres, i * 5 + c);
+                format!("({}, {}, {}, {}, {})", ph(1), ph(2), ph(3), ph(4), ph(5))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO archive_objects (object_key, sha256, size_bytes, kind, created_at) VALUES {} \
+             ON CONFLICT (object_key) DO NOTHING",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for o in &objects[start..start + size] {
+            q = q
+                .bind(&o.object_key)
+                .bind(&o.sha256)
+                .bind(o.size_bytes)
+                .bind(&o.kind)
+                .bind(o.created_at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for r in records {
         for f in &r.files {
-            insert_object(
-                &mut tx,
-                &ArchiveObjectRow {
-                    object_key: f.object_key.clone(),
-                    sha256: f.sha256.clone(),
-                    size_bytes: f.size_bytes,
-                    kind: "file".into(),
-                    created_at: r.now_ms,
-                },
-            )
-            .await?;
             sqlx::query(
                 "INSERT INTO archived_files (file_id, document_id, object_key, sha256, size_bytes, archived_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (file_id) DO NOTHING",
@@ -164,63 +237,144 @@ impl Db {
             .bind(&f.sha256)
             .bind(f.size_bytes)
             .bind(r.now_ms)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
-        insert_object(&mut tx, &r.metadata_json).await?;
-        insert_object(&mut tx, &r.metadata_xml).await?;
-        let current: Option<ArchivedDocumentRow> = sqlx::query_as(&format!(
-            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
-        ))
-        .bind(r.document_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let changed = match &current {
-            None => {
-                sqlx::query(
-                    "INSERT INTO archived_documents (document_id, version, metadata, metadata_sha256, metadata_json_key, \
-                     metadata_xml_key, verification_report_key, archived_at, updated_at) VALUES ($1, 1, $2, $3, $4, $5, NULL, $6, $6)",
-                )
-                .bind(r.document_id)
-                .bind(&r.metadata)
-                .bind(&r.metadata_json.sha256)
-                .bind(&r.metadata_json.object_key)
-                .bind(&r.metadata_xml.object_key)
-                .bind(r.now_ms)
-                .execute(&mut *tx)
-                .await?;
-                true
-            }
-            Some(c) if c.metadata_sha256 != r.metadata_json.sha256 => {
-                sqlx::query(
-                    "UPDATE archived_documents SET version = version + 1, metadata = $2, metadata_sha256 = $3, \
-                     metadata_json_key = $4, metadata_xml_key = $5, updated_at = $6 WHERE document_id = $1",
-                )
-                .bind(r.document_id)
-                .bind(&r.metadata)
-                .bind(&r.metadata_json.sha256)
-                .bind(&r.metadata_json.object_key)
-                .bind(&r.metadata_xml.object_key)
-                .bind(r.now_ms)
-                .execute(&mut *tx)
-                .await?;
-                true
-            }
-            Some(_) => false,
-        };
-        if changed {
-            audit::append(&mut tx, std::slice::from_ref(&r.audit_entry)).await?;
-        }
-        let row: ArchivedDocumentRow = sqlx::query_as(&format!(
-            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
-        ))
-        .bind(r.document_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok((row, changed))
     }
+    let mut current: std::collections::HashMap<i64, ArchivedDocumentRow> = std::collections::HashMap::new();
+    for (start, size) in super::fixed_chunks(records.len()) {
+        let list: Vec<String> = (1..=size).map(|n| super::placeholder(postgres, n)).collect();
+        let sql = format!(
+            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, ArchivedDocumentRow>(&sql);
+        for r in &records[start..start + size] {
+            q = q.bind(r.document_id);
+        }
+        current.extend(
+            q.fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|row| (row.document_id, row)),
+        );
+    }
+    let mut out: std::collections::HashMap<i64, (ArchivedDocumentRow, bool)> = std::collections::HashMap::new();
+    let fresh: Vec<&ArchiveRecord> = records
+        .iter()
+        .filter(|r| !current.contains_key(&r.document_id))
+        .collect();
+    for (start, size) in super::fixed_chunks(fresh.len()) {
+        let rows: Vec<String> = (0..size)
+            .map(|i| {
+                let ph = |c: usize| super::placeholder(postgres, i * 7 + c);
+                format!(
+                    "({}, 1, {}, {}, {}, {}, NULL, {}, {})",
+                    ph(1),
+                    ph(2),
+                    ph(3),
+                    ph(4),
+                    ph(5),
+                    ph(6),
+                    ph(7)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO archived_documents (document_id, version, metadata, metadata_sha256, metadata_json_key, \
+             metadata_xml_key, verification_report_key, archived_at, updated_at) VALUES {} RETURNING {DOC_COLUMNS}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, ArchivedDocumentRow>(&sql);
+        for r in &fresh[start..start + size] {
+            q = q
+                .bind(r.document_id)
+                .bind(&r.metadata)
+                .bind(&r.metadata_json.sha256)
+                .bind(&r.metadata_json.object_key)
+                .bind(&r.metadata_xml.object_key)
+                .bind(r.now_ms)
+                .bind(r.now_ms);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.insert(row.document_id, (row, true));
+        }
+    }
+    for r in records.iter().filter(|r| current.contains_key(&r.document_id)) {
+        let done = record_one(&mut *conn, r).await?;
+        out.insert(r.document_id, done);
+    }
+    records
+        .iter()
+        .map(|r| {
+            out.remove(&r.document_id).ok_or_else(|| {
+                super::StorageError::Corrupt(format!("archive of document {} not recorded", r.document_id))
+            })
+        })
+        .collect()
+}
 
+/// One document of [`Db::record_archives`], inside its transaction (its audit entry is left to
+/// the caller).
+async fn record_one(conn: &mut AnyConnection, r: &ArchiveRecord) -> StorageResult<(ArchivedDocumentRow, bool)> {
+    for f in &r.files {
+        insert_object(
+            &mut *conn,
+            &ArchiveObjectRow {
+                object_key: f.object_key.clone(),
+                sha256: f.sha256.clone(),
+                size_bytes: f.size_bytes,
+                kind: "file".into(),
+                created_at: r.now_ms,
+            },
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO archived_files (file_id, document_id, object_key, sha256, size_bytes, archived_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (file_id) DO NOTHING",
+        )
+        .bind(f.file_id)
+        .bind(r.document_id)
+        .bind(&f.object_key)
+        .bind(&f.sha256)
+        .bind(f.size_bytes)
+        .bind(r.now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    insert_object(&mut *conn, &r.metadata_json).await?;
+    insert_object(&mut *conn, &r.metadata_xml).await?;
+    let current: Option<ArchivedDocumentRow> = sqlx::query_as(&format!(
+        "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
+    ))
+    .bind(r.document_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let sql = match &current {
+        None => format!(
+            "INSERT INTO archived_documents (document_id, version, metadata, metadata_sha256, metadata_json_key, \
+             metadata_xml_key, verification_report_key, archived_at, updated_at) VALUES ($1, 1, $2, $3, $4, $5, NULL, $6, $6) \
+             RETURNING {DOC_COLUMNS}"
+        ),
+        Some(c) if c.metadata_sha256 != r.metadata_json.sha256 => format!(
+            "UPDATE archived_documents SET version = version + 1, metadata = $2, metadata_sha256 = $3, \
+             metadata_json_key = $4, metadata_xml_key = $5, updated_at = $6 WHERE document_id = $1 RETURNING {DOC_COLUMNS}"
+        ),
+        Some(c) => return Ok((c.clone(), false)),
+    };
+    let row: ArchivedDocumentRow = sqlx::query_as(&sql)
+        .bind(r.document_id)
+        .bind(&r.metadata)
+        .bind(&r.metadata_json.sha256)
+        .bind(&r.metadata_json.object_key)
+        .bind(&r.metadata_xml.object_key)
+        .bind(r.now_ms)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((row, true))
+}
+
+impl Db {
     pub async fn archived_document(&self, document_id: i64) -> StorageResult<ArchivedDocumentRow> {
         Ok(sqlx::query_as(&format!(
             "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
@@ -238,6 +392,25 @@ impl Db {
         .bind(document_id)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    /// The archived files of several documents (one statement per 500), in file order.
+    pub async fn archived_files_of_documents(&self, ids: &[i64]) -> StorageResult<Vec<ArchivedFileRow>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT file_id, document_id, object_key, sha256, size_bytes, archived_at FROM archived_files \
+                 WHERE document_id IN ({}) ORDER BY file_id",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, ArchivedFileRow>(&sql).persistent(false);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.read).await?);
+        }
+        Ok(out)
     }
 
     /// Archive objects in key order, `limit` at a time after `after` (keyset paging).

@@ -113,6 +113,29 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Marks several leased jobs done in one statement per chunk (only those this worker still
+    /// holds); returns how many were.
+    pub async fn complete_jobs(&self, ids: &[i64], worker: &str, now_ms: i64) -> StorageResult<u64> {
+        let postgres = self.backend == Backend::Postgres;
+        let mut done = 0;
+        for (start, size) in super::fixed_chunks(ids.len()) {
+            let list: Vec<String> = (0..size).map(|i| super::placeholder(postgres, i + 3)).collect();
+            let sql = format!(
+                "UPDATE jobs SET state = 'done', leased_until = NULL, last_error = NULL, updated_at = {} \
+                 WHERE state = 'running' AND leased_by = {} AND id IN ({})",
+                super::placeholder(postgres, 1),
+                super::placeholder(postgres, 2),
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(now_ms).bind(worker);
+            for id in &ids[start..start + size] {
+                q = q.bind(*id);
+            }
+            done += q.execute(&self.write).await?.rows_affected();
+        }
+        Ok(done)
+    }
+
     /// Records a failure: retried at `retry_at`, or given up (`failed`) when `give_up`.
     pub async fn fail_job(
         &self,

@@ -180,6 +180,92 @@ async fn round_trip_body(b: Backend) {
     app.stop().await;
 }
 
+crate::on_both_backends!(a_batch_of_documents_is_archived_in_one_pass, batch_body);
+async fn batch_body(b: Backend) {
+    // No worker: the test runs the job worker's batch path itself.
+    let Some(app) = TestApp::spawn_with(b, |c| c.jobs.enabled = false).await else {
+        return;
+    };
+    let clerk = app.login("vanthu").await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(register(&app, &clerk, &format!("Về việc lưu trữ theo lô, văn bản {n}"), 40 + n).await);
+    }
+    // ids[0] is archived already and then gains a file (its batch pass is an update);
+    // ids[1] has a file before its first pass; ids[2] and ids[3] are plain.
+    let first = vanthu::archive::archive_document(&app.services, ids[0])
+        .await
+        .expect("first pass");
+    assert_eq!((first.row.version, first.changed), (1, true));
+    upload(&app, &clerk, ids[0], "bo-sung.pdf", b"%PDF-1.7 bo sung").await;
+    let data = pseudo_random(70_000, 9);
+    upload(&app, &clerk, ids[1], "cong-van.pdf", &data).await;
+    let head = |app: &TestApp| {
+        let db = app.services.db.clone();
+        async move { db.verify_audit(|_, _| {}).await.expect("verify") }
+    };
+    let before = head(&app).await;
+    assert!(before.error.is_none(), "{:?}", before.error);
+
+    let order = [ids[3], ids[0], 999_999, ids[1], ids[2]];
+    let results = vanthu::archive::archive_documents(&app.services, &order).await;
+    assert_eq!(results.len(), order.len());
+    assert!(results[2].is_err(), "a missing document fails alone");
+    let ok: Vec<&vanthu::archive::service::Archived> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(ok.len(), 4, "the other four are archived");
+    for (r, want) in ok.iter().zip([ids[3], ids[0], ids[1], ids[2]]) {
+        assert_eq!(r.row.document_id, want, "results follow the order asked");
+        assert!(r.changed);
+    }
+    assert_eq!(
+        ok[1].row.version, 2,
+        "the document that gained a file has a new version"
+    );
+    assert_eq!((ok[0].row.version, ok[2].row.version, ok[3].row.version), (1, 1, 1));
+    let after = head(&app).await;
+    assert!(after.error.is_none(), "{:?}", after.error);
+    assert_eq!(
+        after.head_seq - before.head_seq,
+        4,
+        "one audit entry per archived document"
+    );
+
+    // Every document reads back through the API with its files and objects.
+    let store = vanthu::archive::service::store(&app.services);
+    for (id, files) in [(ids[0], 1), (ids[1], 1), (ids[2], 0), (ids[3], 0)] {
+        let (status, a) = app.get(Some(&clerk), &format!("/api/v1/archive/documents/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{a}");
+        assert_eq!(a["files"].as_array().map(Vec::len), Some(files), "{a}");
+        assert_eq!(a["metadata"]["files"].as_array().map(Vec::len), Some(files), "{a}");
+        let json = store
+            .get_bytes(a["metadata_json_key"].as_str().expect("json key"))
+            .await
+            .expect("metadata object");
+        assert_eq!(serde_json::from_slice::<Value>(&json).expect("json"), a["metadata"]);
+    }
+    let (_, a1) = app
+        .get(Some(&clerk), &format!("/api/v1/archive/documents/{}", ids[1]))
+        .await;
+    assert_eq!(
+        a1["files"][0]["sha256"].as_str(),
+        Some(sha256_hex(&data).as_str()),
+        "{a1}"
+    );
+
+    // The same batch again changes nothing: no new version, object or audit entry (the reads
+    // above were audited, so the chain is measured again here).
+    let objects = app.services.db.archive_object_count().await.expect("count");
+    let after = head(&app).await;
+    let again = vanthu::archive::archive_documents(&app.services, &order).await;
+    for r in again.iter().filter_map(|r| r.as_ref().ok()) {
+        assert!(!r.changed, "document {} changed on a second pass", r.row.document_id);
+    }
+    assert_eq!(again.iter().filter(|r| r.is_ok()).count(), 4);
+    assert_eq!(app.services.db.archive_object_count().await.expect("count"), objects);
+    assert_eq!(head(&app).await.head_seq, after.head_seq);
+    app.stop().await;
+}
+
 crate::on_both_backends!(numbering_an_outgoing_document_archives_it, outgoing_body);
 async fn outgoing_body(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
