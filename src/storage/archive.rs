@@ -22,6 +22,23 @@ pub(crate) async fn enqueue_archive(
     if document_ids.is_empty() {
         return Ok(());
     }
+    if conn.backend_name() == "PostgreSQL" {
+        // One prepared statement for any number of documents (ids as one parameter); the key
+        // and payload are the ones built below for SQLite.
+        let list: Vec<String> = document_ids.iter().map(i64::to_string).collect();
+        sqlx::query(&format!(
+            "INSERT INTO jobs (kind, dedup_key, payload, state, attempts, run_at, created_at, updated_at) \
+             SELECT '{ARCHIVE_JOB}', '{ARCHIVE_JOB}:' || u.id || ':' || $1, '{{\"document_id\":' || u.id || '}}', \
+             'queued', 0, $2, $2, $2 FROM unnest(string_to_array($3, ',')::BIGINT[]) AS u (id) \
+             ON CONFLICT (dedup_key) DO NOTHING"
+        ))
+        .bind(reason)
+        .bind(now_ms)
+        .bind(list.join(","))
+        .execute(&mut *conn)
+        .await?;
+        return Ok(());
+    }
     let mut sql = String::from(
         "INSERT INTO jobs (kind, dedup_key, payload, state, attempts, run_at, created_at, updated_at) VALUES ",
     );

@@ -88,22 +88,40 @@ pub(crate) async fn append(conn: &mut AnyConnection, entries: &[NewAuditEntry]) 
     // Multi-row inserts in a few fixed shapes (see `fixed_chunks`), with anonymous placeholders
     // on SQLite (see `placeholder`).
     let postgres = conn.backend_name() == "PostgreSQL";
-    for (start, size) in super::fixed_chunks(entries.len()) {
-        let sql = format!(
-            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES {}",
-            values_rows(postgres, 1, size)
-        );
+    let chunks = super::fixed_chunks(entries.len());
+    let last = chunks.len() - 1;
+    for (n, (start, size)) in chunks.into_iter().enumerate() {
+        // On PostgreSQL the head is moved by the last chunk's statement (the row is locked
+        // already, so the update cannot miss): one round trip less per append.
+        let with_head = postgres && n == last;
+        let sql = if with_head {
+            format!(
+                "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1) \
+                 INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES {}",
+                values_rows(true, 3, size)
+            )
+        } else {
+            format!(
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES {}",
+                values_rows(postgres, 1, size)
+            )
+        };
         let mut q = sqlx::query(&sql);
+        if with_head {
+            q = q.bind(end.seq).bind(&end.hash);
+        }
         for (idx, e) in entries.iter().enumerate().skip(start).take(size) {
             q = bind_entry(q, first + idx as i64, e, &hashes[idx]);
         }
         q.execute(&mut *conn).await?;
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(end.seq)
-        .bind(&end.hash)
-        .execute(&mut *conn)
-        .await?;
+    if !postgres {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(end.seq)
+            .bind(&end.hash)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(end)
 }
 

@@ -25,6 +25,23 @@ pub(crate) async fn log_changes(conn: &mut AnyConnection, document_ids: &[i64], 
         return Ok(());
     }
     let count = i64::try_from(document_ids.len()).map_err(|_| StorageError::Other("too many changes".into()))?;
+    if conn.backend_name() == "PostgreSQL" {
+        // One statement for any number of changes: the head moves and the rows are numbered
+        // from it, in the order given (ids as one comma-separated parameter).
+        let list: Vec<String> = document_ids.iter().map(i64::to_string).collect();
+        sqlx::query(
+            "WITH head AS (UPDATE search_change_head SET seq = seq + $1 WHERE id = 1 RETURNING seq) \
+             INSERT INTO search_changes (seq, document_id, created_at) \
+             SELECT head.seq - $1 + u.n, u.id, $2 FROM head, \
+             unnest(string_to_array($3, ',')::BIGINT[]) WITH ORDINALITY AS u (id, n)",
+        )
+        .bind(count)
+        .bind(now_ms)
+        .bind(list.join(","))
+        .execute(&mut *conn)
+        .await?;
+        return Ok(());
+    }
     let (last,): (i64,) = sqlx::query_as("UPDATE search_change_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
         .bind(count)
         .fetch_one(&mut *conn)
