@@ -675,7 +675,16 @@ struct Report {
     stopped: String,
 }
 
-async fn run_backend(backend: Backend, bin: &Path, o: &Opts, pg: Option<&str>) -> Result<Report> {
+/// Runs one backend. Its data folder goes into `keep` and is removed only when the whole bench
+/// ends: deleting ~100k archive files right before the next backend's run would slow that
+/// run's file creation (ext4 skips recently freed inodes while allocating new ones).
+async fn run_backend(
+    backend: Backend,
+    bin: &Path,
+    o: &Opts,
+    pg: Option<&str>,
+    keep: &mut Vec<tempfile::TempDir>,
+) -> Result<Report> {
     let dir = tempfile::Builder::new()
         .prefix("vbench-")
         .tempdir()
@@ -706,6 +715,7 @@ async fn run_backend(backend: Backend, bin: &Path, o: &Opts, pg: Option<&str>) -
             eprintln!("warning: could not drop database {name}: {e}");
         }
     }
+    keep.push(dir);
     result
 }
 
@@ -1052,9 +1062,10 @@ fn main() -> Result<()> {
     let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-out");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let mut failed = Vec::new();
+    let mut keep = Vec::new();
     for b in backends {
         eprintln!("load benchmark on {} …", b.name());
-        match rt.block_on(run_backend(b, &bin, &o, pg.as_deref())) {
+        match rt.block_on(run_backend(b, &bin, &o, pg.as_deref(), &mut keep)) {
             Ok(r) => {
                 let md = markdown(b, &o, &r);
                 println!("{md}");

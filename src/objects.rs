@@ -230,6 +230,11 @@ impl Objects {
         &self.location
     }
 
+    /// Whether this is a folder on the local file system (not S3 or memory).
+    pub fn is_local_folder(&self) -> bool {
+        !self.location.starts_with("s3://") && !self.location.starts_with("memory:")
+    }
+
     /// Streams `body` into the store, at most `limit` bytes, and returns its content key.
     pub async fn put_stream<S, E>(&self, mut body: S, limit: u64) -> Result<Stored, ObjectError>
     where

@@ -46,7 +46,7 @@ impl From<ArchiveError> for AppError {
 
 /// The archive inside the application's object store.
 pub fn store(s: &Services) -> ArchiveStore {
-    ArchiveStore::new(s.objects.raw().clone())
+    ArchiveStore::for_objects(&s.objects)
 }
 
 /// The outcome of one archiving pass.

@@ -65,6 +65,13 @@ pub struct Listed {
 #[derive(Clone, Debug)]
 pub struct ArchiveStore {
     store: Arc<dyn ObjectStore>,
+    /// Content-addressed puts check for the key and then write plainly instead of asking the
+    /// store for a conditional create. Set for the local folder, whose conditional create
+    /// writes a staging file, hard-links it and unlinks it: an unlinked inode per object, and
+    /// ext4 then scans its recently deleted inodes on every later file creation (a fifth of
+    /// the server's CPU while archiving 800 documents a second). A content key names its
+    /// bytes, so two writers racing on one key write the same bytes.
+    check_then_put: bool,
 }
 
 /// The content key of a SHA-256 digest (hex).
@@ -96,6 +103,16 @@ impl ArchiveStore {
     pub fn new(root: Arc<dyn ObjectStore>) -> Self {
         Self {
             store: Arc::new(PrefixStore::new(root, PREFIX)),
+            check_then_put: false,
+        }
+    }
+
+    /// The archive inside the application's object store, with content-addressed puts suited
+    /// to its kind (see `check_then_put`).
+    pub fn for_objects(objects: &crate::objects::Objects) -> Self {
+        Self {
+            check_then_put: objects.is_local_folder(),
+            ..Self::new(objects.raw().clone())
         }
     }
 
@@ -138,10 +155,21 @@ impl ArchiveStore {
         let sha256 = sha256_hex(&data);
         let key = content_key(&sha256);
         let size = data.len() as u64;
-        let created = match self.put_once(&key, data).await {
-            Ok(()) => true,
-            Err(StoreError::AlreadyExists(_)) => false,
-            Err(e) => return Err(e),
+        let created = if self.check_then_put {
+            if self.exists(&key).await?.is_some() {
+                false
+            } else {
+                self.store
+                    .put(&Path::from(key.as_str()), PutPayload::from_bytes(data))
+                    .await?;
+                true
+            }
+        } else {
+            match self.put_once(&key, data).await {
+                Ok(()) => true,
+                Err(StoreError::AlreadyExists(_)) => false,
+                Err(e) => return Err(e),
+            }
         };
         Ok(ArchivedObject {
             key,
@@ -407,6 +435,34 @@ mod tests {
         let parts: Vec<Result<Bytes, std::io::Error>> =
             data.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         futures::stream::iter(parts)
+    }
+
+    /// On the local folder a content-addressed put leaves no staging file behind and unlinks
+    /// nothing: the object is there once, with its bytes, and a second put is a no-op.
+    #[tokio::test]
+    async fn local_folder_blobs_are_written_once_without_staging_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let objects =
+            crate::objects::Objects::open(&format!("file://{}", dir.path().display()), &[]).expect("local objects");
+        let a = ArchiveStore::for_objects(&objects);
+        assert!(a.check_then_put);
+        let first = a.put_blob(Bytes::from_static(b"<Metadata/>")).await.expect("put");
+        let again = a.put_blob(Bytes::from_static(b"<Metadata/>")).await.expect("put again");
+        assert!(first.created && !again.created);
+        assert_eq!(first.key, again.key);
+        assert_eq!(a.get_bytes(&first.key).await.expect("get").as_ref(), b"<Metadata/>");
+        let mut names = Vec::new();
+        let mut stack = vec![dir.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    names.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        assert_eq!(names, vec![first.sha256.clone()], "only the object itself is on disk");
     }
 
     #[tokio::test]
