@@ -53,10 +53,12 @@ pub async fn services(config: Config, clock: Arc<dyn Clock>) -> Result<Services,
         Objects::open(&config.object_store_url(), &crate::config::aws_environment()).map_err(BuildError::Objects)?;
     let search = crate::search::SearchHandle::new(config.data_dir.join("search-index"));
     let metrics = Arc::new(Metrics::new());
+    let foreground = Arc::new(crate::services::Foreground::default());
     Ok(Services {
         search,
-        audit: AuditSink::start(db.clone(), metrics.clone()),
-        registrar: Registrar::start(db.clone(), metrics.clone()),
+        audit: AuditSink::start(db.clone(), metrics.clone(), foreground.clone()),
+        registrar: Registrar::start(db.clone(), metrics.clone(), foreground.clone()),
+        foreground,
         config: Arc::new(config),
         db,
         objects,

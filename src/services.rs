@@ -28,6 +28,48 @@ pub struct Services {
     pub sessions: Arc<SessionCache>,
     /// This process's search index (opened on first use).
     pub search: crate::search::SearchHandle,
+    /// When interactive writes last ran (registrations, audited reads); background job workers
+    /// slow down while it is recent.
+    pub foreground: Arc<Foreground>,
+}
+
+/// The last moment the foreground (the group-commit writers serving requests) was busy, so that
+/// background workers can yield to it, the way PostgreSQL's `vacuum_cost_delay` lets vacuum
+/// yield: archiving and indexing may lag a few seconds behind a burst; a clerk may not.
+#[derive(Debug)]
+pub struct Foreground {
+    origin: std::time::Instant,
+    /// Microseconds after `origin` of the last foreground batch (0: never).
+    last_us: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Foreground {
+    fn default() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+            last_us: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Foreground {
+    /// Notes that a foreground batch is running now.
+    pub fn touch(&self) {
+        let us = u64::try_from(self.origin.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.last_us.store(us, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a foreground batch ran within `window`.
+    pub fn busy_within(&self, window: std::time::Duration) -> bool {
+        let last = self.last_us.load(std::sync::atomic::Ordering::Relaxed);
+        if last == 0 {
+            return false;
+        }
+        let now = u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX);
+        now.saturating_sub(last) <= u64::try_from(window.as_micros()).unwrap_or(u64::MAX)
+    }
 }
 
 /// A group-commit batch slower than this is logged (a stalled disk or a lock wait shows there).
@@ -51,7 +93,7 @@ impl AuditSink {
     /// for the next round); when another appender (a registration, another server) moved the
     /// head, that batch takes the locking path instead. SQLite's single writer connection gains
     /// nothing from it, so there every batch is one ordinary transaction.
-    pub fn start(db: Db, metrics: Arc<Metrics>) -> Self {
+    pub fn start(db: Db, metrics: Arc<Metrics>, foreground: Arc<Foreground>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Pending>(8192);
         tokio::spawn(async move {
             let guarded = db.backend() == crate::storage::Backend::Postgres;
@@ -78,6 +120,7 @@ impl AuditSink {
                 let batch: Vec<Pending> = queue.drain(..take).collect();
                 let entries: Vec<NewAuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
                 let started = std::time::Instant::now();
+                foreground.touch();
                 let result = append_batch(&db, guarded, &mut head, &entries).await;
                 let took = started.elapsed();
                 metrics.observe_batch("audit", entries.len(), took.as_secs_f64());
@@ -175,7 +218,7 @@ pub struct Registrar {
 impl Registrar {
     pub const MAX_BATCH: usize = 128;
 
-    pub fn start(db: Db, metrics: Arc<Metrics>) -> Self {
+    pub fn start(db: Db, metrics: Arc<Metrics>, foreground: Arc<Foreground>) -> Self {
         let (tx, mut rx) = mpsc::channel::<PendingDocument>(4096);
         tokio::spawn(async move {
             let mut batch: Vec<PendingDocument> = Vec::with_capacity(Self::MAX_BATCH);
@@ -188,6 +231,7 @@ impl Registrar {
                     }
                 }
                 let started = std::time::Instant::now();
+                foreground.touch();
                 let ready = choose_registers(&db, &mut batch).await;
                 if !ready.is_empty() {
                     let entries = ready.len();
@@ -285,5 +329,22 @@ async fn write_batch(db: &Db, mut batch: Vec<Ready>) {
                 let _ = reply.send(Err(e.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Foreground;
+
+    #[test]
+    fn foreground_is_busy_only_after_a_touch_and_only_within_the_window() {
+        let f = Foreground::default();
+        assert!(!f.busy_within(Duration::from_secs(3600)), "never touched");
+        f.touch();
+        assert!(f.busy_within(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!f.busy_within(Duration::from_millis(5)));
     }
 }

@@ -59,6 +59,11 @@ pub fn backoff(attempt: i64) -> Duration {
 /// that batch (archiving) share one transaction between them.
 const LEASE_BATCH: i64 = 32;
 
+/// Foreground activity this recent makes the worker yield after a pass …
+const FOREGROUND_WINDOW: Duration = Duration::from_millis(200);
+/// … for as long as the pass took, but never longer than this.
+const MAX_YIELD: Duration = Duration::from_millis(500);
+
 /// Runs one pass: lease, run, record. Returns how many jobs ran.
 pub async fn run_once(s: &Services, handlers: &Handlers, worker: &str) -> Result<usize, crate::storage::StorageError> {
     let cfg = &s.config.jobs;
@@ -114,6 +119,7 @@ pub async fn run_worker(s: Services, handlers: Handlers, mut shutdown: watch::Re
         if *shutdown.borrow() {
             break;
         }
+        let started = std::time::Instant::now();
         let ran = match run_once(&s, &handlers, &worker).await {
             Ok(n) => n,
             Err(e) => {
@@ -121,6 +127,15 @@ pub async fn run_worker(s: Services, handlers: Handlers, mut shutdown: watch::Re
                 0
             }
         };
+        // While requests are being served, background work takes at most half the time: after
+        // a pass it rests as long as the pass took. The queue still drains under any load,
+        // only more slowly (see `Foreground`).
+        if ran > 0 && s.foreground.busy_within(FOREGROUND_WINDOW) {
+            tokio::select! {
+                () = tokio::time::sleep(started.elapsed().min(MAX_YIELD)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
         if ran == 0 {
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}
