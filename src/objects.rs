@@ -230,9 +230,14 @@ impl Objects {
         &self.location
     }
 
-    /// Whether this is a folder on the local file system (not S3 or memory).
-    pub fn is_local_folder(&self) -> bool {
-        !self.location.starts_with("s3://") && !self.location.starts_with("memory:")
+    /// The folder, when this store is one on the local file system (not S3 or memory).
+    pub fn local_folder(&self) -> Option<std::path::PathBuf> {
+        if self.location.starts_with("s3://") || self.location.starts_with("memory:") {
+            return None;
+        }
+        Some(std::path::PathBuf::from(
+            self.location.strip_prefix("file://").unwrap_or(&self.location),
+        ))
     }
 
     /// Streams `body` into the store, at most `limit` bytes, and returns its content key.

@@ -66,6 +66,7 @@ pub async fn archive_document(s: &Services, document_id: i64) -> Result<Archived
         .await?
         .pop()
         .ok_or_else(|| StorageError::Other("document not prepared".into()))??;
+    store(s).make_durable(&record.object_keys()).await?;
     let (row, changed) = s.db.record_archive(&record).await?;
     Ok(Archived { row, changed })
 }
@@ -106,6 +107,18 @@ pub async fn archive_documents(s: &Services, ids: &[i64]) -> Vec<Result<Archived
         }
     }
     let records: Vec<ArchiveRecord> = prepared.iter().map(|(_, r)| r.clone()).collect();
+    let keys: Vec<String> = records.iter().flat_map(ArchiveRecord::object_keys).collect();
+    if let Err(e) = store(s).make_durable(&keys).await {
+        // Not durable, so not recorded: every prepared document's job retries.
+        let text = e.to_string();
+        for (i, _) in &prepared {
+            results[*i] = Some(Err(StoreError::Sync(String::new(), text.clone()).into()));
+        }
+        return results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(StorageError::Other("document not archived".into()).into())))
+            .collect();
+    }
     match s.db.record_archives(&records).await {
         Ok(rows) => {
             for ((i, _), (row, changed)) in prepared.iter().zip(rows) {

@@ -42,6 +42,8 @@ pub enum StoreError {
     Source(String),
     #[error("object store error: {0}")]
     Store(#[from] object_store::Error),
+    #[error("syncing {0} to disk failed: {1}")]
+    Sync(String, String),
 }
 
 /// An object in the archive.
@@ -72,6 +74,36 @@ pub struct ArchiveStore {
     /// the server's CPU while archiving 800 documents a second). A content key names its
     /// bytes, so two writers racing on one key write the same bytes.
     check_then_put: bool,
+    /// The archive's folder on the local file system, whose writes [`Self::make_durable`]
+    /// syncs; `None` for S3 (durable when a PUT answers) and memory.
+    local_dir: Option<std::path::PathBuf>,
+}
+
+/// `fsync` of `dir/key` for every key, then of every folder between them and `dir` (inclusive),
+/// each folder once.
+fn sync_paths(dir: &std::path::Path, keys: &[String]) -> Result<(), StoreError> {
+    let sync = |p: &std::path::Path| {
+        std::fs::File::open(p)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::Sync(p.display().to_string(), e.to_string()))
+    };
+    let mut folders = std::collections::BTreeSet::new();
+    for key in keys {
+        let path = dir.join(key);
+        sync(&path)?;
+        let mut parent = path.parent();
+        while let Some(p) = parent {
+            if !p.starts_with(dir) || !folders.insert(p.to_path_buf()) {
+                break;
+            }
+            parent = p.parent();
+        }
+    }
+    // Deepest first, so a folder's entry is synced after what it names.
+    for folder in folders.iter().rev() {
+        sync(folder)?;
+    }
+    Ok(())
 }
 
 /// The content key of a SHA-256 digest (hex).
@@ -104,16 +136,34 @@ impl ArchiveStore {
         Self {
             store: Arc::new(PrefixStore::new(root, PREFIX)),
             check_then_put: false,
+            local_dir: None,
         }
     }
 
     /// The archive inside the application's object store, with content-addressed puts suited
     /// to its kind (see `check_then_put`).
     pub fn for_objects(objects: &crate::objects::Objects) -> Self {
+        let local_dir = objects.local_folder().map(|root| root.join(PREFIX));
         Self {
-            check_then_put: objects.is_local_folder(),
+            check_then_put: local_dir.is_some(),
+            local_dir,
             ..Self::new(objects.raw().clone())
         }
+    }
+
+    /// Makes the objects at `keys` durable before anything records them: on the local folder,
+    /// `fsync` of each file and of each folder on the way to it (so that the names survive a
+    /// crash too); nothing elsewhere. Neither `object_store`'s local store nor the kernel does
+    /// this by itself: written pages reach the disk up to half a minute later.
+    pub async fn make_durable(&self, keys: &[String]) -> Result<(), StoreError> {
+        let Some(dir) = self.local_dir.clone() else {
+            return Ok(());
+        };
+        let label = keys.first().cloned().unwrap_or_default();
+        let keys = keys.to_vec();
+        tokio::task::spawn_blocking(move || sync_paths(&dir, &keys))
+            .await
+            .map_err(|e| StoreError::Sync(label, e.to_string()))?
     }
 
     async fn exists(&self, key: &str) -> Result<Option<u64>, StoreError> {
@@ -463,6 +513,14 @@ mod tests {
             }
         }
         assert_eq!(names, vec![first.sha256.clone()], "only the object itself is on disk");
+        a.make_durable(std::slice::from_ref(&first.key)).await.expect("sync");
+        let missing = a.make_durable(&["sha256/00/absent".to_string()]).await;
+        assert!(matches!(missing, Err(StoreError::Sync(..))), "{missing:?}");
+        // Elsewhere there is nothing to sync.
+        memory()
+            .make_durable(&["sha256/00/absent".to_string()])
+            .await
+            .expect("memory");
     }
 
     #[tokio::test]

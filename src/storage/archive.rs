@@ -120,6 +120,16 @@ pub struct ArchiveRecord {
     pub audit_entry: NewAuditEntry,
 }
 
+impl ArchiveRecord {
+    /// The keys of every object this record names.
+    pub fn object_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.files.iter().map(|f| f.object_key.clone()).collect();
+        keys.push(self.metadata_json.object_key.clone());
+        keys.push(self.metadata_xml.object_key.clone());
+        keys
+    }
+}
+
 /// A fixity run as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FixityRunRow {
