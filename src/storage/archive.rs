@@ -423,21 +423,13 @@ impl Db {
 
     /// The archived files of several documents (one statement per 500), in file order.
     pub async fn archived_files_of_documents(&self, ids: &[i64]) -> StorageResult<Vec<ArchivedFileRow>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT file_id, document_id, object_key, sha256, size_bytes, archived_at FROM archived_files \
-                 WHERE document_id IN ({}) ORDER BY file_id",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, ArchivedFileRow>(&sql).persistent(false);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            out.extend(q.fetch_all(&self.read).await?);
-        }
-        Ok(out)
+        super::fetch_by_ids(
+            &self.read,
+            "SELECT file_id, document_id, object_key, sha256, size_bytes, archived_at FROM archived_files \
+             WHERE document_id IN ({ids}) ORDER BY file_id",
+            ids,
+        )
+        .await
     }
 
     /// Archive objects in key order, `limit` at a time after `after` (keyset paging).

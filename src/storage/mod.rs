@@ -220,6 +220,25 @@ pub(crate) fn placeholder(postgres: bool, n: usize) -> String {
     }
 }
 
+/// The rows `sql` selects for `ids`, 500 ids per statement: `sql` holds `{ids}` where the list
+/// of placeholders goes. Sent unnamed, since the list's length varies.
+pub(crate) async fn fetch_by_ids<T>(pool: &AnyPool, sql: &str, ids: &[i64]) -> StorageResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = sql.replace("{ids}", &list.join(", "));
+        let mut q = sqlx::query_as::<_, T>(&sql).persistent(false);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    Ok(out)
+}
+
 /// The row counts of multi-row statements: powers of two up to 64.
 const CHUNK_SIZES: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 

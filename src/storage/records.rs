@@ -268,20 +268,12 @@ impl Db {
     /// The record a document is filed in, with its ordinal.
     /// Where several documents are filed: (document, record, ordinal), one statement per 500.
     pub async fn filings_of(&self, ids: &[i64]) -> StorageResult<Vec<(i64, i64, i64)>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT document_id, record_id, ordinal FROM record_documents WHERE document_id IN ({})",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql).persistent(false);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            out.extend(q.fetch_all(&self.read).await?);
-        }
-        Ok(out)
+        super::fetch_by_ids(
+            &self.read,
+            "SELECT document_id, record_id, ordinal FROM record_documents WHERE document_id IN ({ids})",
+            ids,
+        )
+        .await
     }
 
     pub async fn filing_of(&self, document_id: i64) -> StorageResult<Option<(Record, i64)>> {

@@ -91,20 +91,13 @@ impl Db {
 
     /// The documents with these ids (missing ids are skipped), in id order.
     pub async fn documents_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<Document>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN ({}) ORDER BY id",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, DocumentRow>(&sql).persistent(false);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            out.extend(q.fetch_all(&self.read).await?.into_iter().map(Document::from));
-        }
-        Ok(out)
+        let rows: Vec<DocumentRow> = super::fetch_by_ids(
+            &self.read,
+            &format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN ({{ids}}) ORDER BY id"),
+            ids,
+        )
+        .await?;
+        Ok(rows.into_iter().map(Document::from).collect())
     }
 
     /// Up to `limit` documents with an id above `after_id`, in id order (for a full reindex).
@@ -121,21 +114,13 @@ impl Db {
 
     /// The files attached to these documents, in id order.
     pub async fn files_of_documents(&self, ids: &[i64]) -> StorageResult<Vec<DocumentFile>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT id, document_id, filename, content_type, size_bytes, sha256, object_key, verified_at, created_by, \
-                 created_at FROM document_files WHERE document_id IN ({}) ORDER BY id",
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, DocumentFile>(&sql).persistent(false);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            out.extend(q.fetch_all(&self.read).await?);
-        }
-        Ok(out)
+        super::fetch_by_ids(
+            &self.read,
+            "SELECT id, document_id, filename, content_type, size_bytes, sha256, object_key, verified_at, created_by, \
+             created_at FROM document_files WHERE document_id IN ({ids}) ORDER BY id",
+            ids,
+        )
+        .await
     }
 }
 
