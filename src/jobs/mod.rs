@@ -70,15 +70,32 @@ pub async fn run_once(s: &Services, handlers: &Handlers, worker: &str) -> Result
     let now = s.clock.now_ms();
     let lease_ms = i64::try_from(cfg.lease_secs).unwrap_or(60) * 1000;
     let jobs = s.db.lease_jobs(worker, now, lease_ms, LEASE_BATCH).await?;
-    // Runs of consecutive jobs of one kind go to their handler together.
-    let mut outcomes: Vec<Result<(), String>> = Vec::with_capacity(jobs.len());
+    // Runs of consecutive jobs of one kind go to their handler together, and each run's jobs
+    // are recorded as soon as it ends (a job is done right after its effect, not after the
+    // whole pass).
     for run in jobs.chunk_by(|a, b| a.kind == b.kind) {
         let refs: Vec<&Job> = run.iter().collect();
-        match handlers.0.get(run[0].kind.as_str()) {
-            Some(h) => outcomes.extend(h.run_batch(s, &refs).await),
-            None => outcomes.extend(run.iter().map(|j| Err(format!("no handler for job kind {:?}", j.kind)))),
-        }
+        let outcomes: Vec<Result<(), String>> = match handlers.0.get(run[0].kind.as_str()) {
+            Some(h) => h.run_batch(s, &refs).await,
+            None => run
+                .iter()
+                .map(|j| Err(format!("no handler for job kind {:?}", j.kind)))
+                .collect(),
+        };
+        record_outcomes(s, worker, run, outcomes).await?;
     }
+    Ok(jobs.len())
+}
+
+/// Records how a run of jobs ended: the successes in one statement, each failure with its
+/// backoff, and the outcome counters.
+async fn record_outcomes(
+    s: &Services,
+    worker: &str,
+    jobs: &[Job],
+    outcomes: Vec<Result<(), String>>,
+) -> Result<(), crate::storage::StorageError> {
+    let cfg = &s.config.jobs;
     let now = s.clock.now_ms();
     let mut completed = Vec::new();
     for (job, outcome) in jobs.iter().zip(outcomes) {
@@ -108,7 +125,7 @@ pub async fn run_once(s: &Services, handlers: &Handlers, worker: &str) -> Result
             .inc();
     }
     s.db.complete_jobs(&completed, worker, now).await?;
-    Ok(jobs.len())
+    Ok(())
 }
 
 /// The worker loop; stops when `shutdown` turns true.
