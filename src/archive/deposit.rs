@@ -272,13 +272,16 @@ pub async fn export(s: &Services, record_id: i64, out: &Path) -> Result<ExportSu
     let mut plan = Vec::new();
     for f in &filed {
         let doc = s.db.document(f.document_id).await?;
-        let archived = s.db.archived_document(f.document_id).await.map_err(|_| {
-            DepositError::Refused(format!(
-                "document {} is not archived yet; wait for the archive job and export again",
-                f.document_id
-            ))
-        })?;
-        let files = s.db.archived_files(f.document_id).await?;
+        let (archived, files) = match s.db.archived_document_with_files(f.document_id).await {
+            Ok(found) => found,
+            Err(crate::storage::StorageError::NotFound) => {
+                return Err(DepositError::Refused(format!(
+                    "document {} is not archived yet; wait for the archive job and export again",
+                    f.document_id
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let names: BTreeMap<i64, String> =
             s.db.files(f.document_id)
                 .await?

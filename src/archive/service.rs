@@ -408,7 +408,7 @@ pub async fn get(s: &Services, p: &Principal, id: i64, ip: Option<String>) -> Ap
     if !p.can_read(&scope(&doc)) {
         return Err(AppError::not_found("document"));
     }
-    let row = match s.db.archived_document(id).await {
+    let (row, files) = match s.db.archived_document_with_files(id).await {
         Ok(r) => r,
         Err(StorageError::NotFound) => {
             return Err(AppError::new(
@@ -421,7 +421,6 @@ pub async fn get(s: &Services, p: &Principal, id: i64, ip: Option<String>) -> Ap
     };
     let metadata: DocumentMetadata = serde_json::from_str(&row.metadata)
         .map_err(|e| AppError::internal(format!("stored metadata of document {id} does not parse: {e}")))?;
-    let files = s.db.archived_files(id).await?;
     let entry = Actor {
         user_id: Some(p.user_id),
         name: p.username.clone(),

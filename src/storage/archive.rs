@@ -402,6 +402,37 @@ async fn record_one(conn: &mut AnyConnection, r: &ArchiveRecord) -> StorageResul
 }
 
 impl Db {
+    /// The archived document and its archived files as of one moment: both reads share one
+    /// snapshot (`REPEATABLE READ` on PostgreSQL, a read transaction on SQLite's WAL), so a
+    /// pass recorded between them cannot show its files with the metadata before it.
+    pub async fn archived_document_with_files(
+        &self,
+        document_id: i64,
+    ) -> StorageResult<(ArchivedDocumentRow, Vec<ArchivedFileRow>)> {
+        let mut tx = self.read.begin().await?;
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row: ArchivedDocumentRow = sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
+        ))
+        .bind(document_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(super::StorageError::NotFound)?;
+        let files: Vec<ArchivedFileRow> = sqlx::query_as(
+            "SELECT file_id, document_id, object_key, sha256, size_bytes, archived_at FROM archived_files \
+             WHERE document_id = $1 ORDER BY file_id",
+        )
+        .bind(document_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((row, files))
+    }
+
     pub async fn archived_document(&self, document_id: i64) -> StorageResult<ArchivedDocumentRow> {
         Ok(sqlx::query_as(&format!(
             "SELECT {DOC_COLUMNS} FROM archived_documents WHERE document_id = $1"
