@@ -1519,7 +1519,12 @@ async fn audit_concurrent_body(b: Backend) {
     for t in tasks {
         guarded_total += t.await.expect("task");
     }
-    assert!(guarded_total > 0, "the guarded path was taken");
+    // On PostgreSQL the appenders overlap and some find their head current. SQLite's single
+    // writer connection serves them in turn, and in strict turns every head is stale, so there
+    // the race may take the locking path only (the guarded path has its own test above).
+    if b == Backend::Postgres {
+        assert!(guarded_total > 0, "the guarded path was taken");
+    }
     let expected: i64 = 7
         + (0..4)
             .map(|t| (0..40).map(|i| 1 + (i + t) % 4).sum::<i64>())
