@@ -209,6 +209,23 @@ impl Db {
     }
 }
 
+/// One newly archived file of a record (a file archived before is left as it is).
+async fn insert_archived_file(conn: &mut AnyConnection, r: &ArchiveRecord, f: &ArchivedFileRow) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO archived_files (file_id, document_id, object_key, sha256, size_bytes, archived_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (file_id) DO NOTHING",
+    )
+    .bind(f.file_id)
+    .bind(r.document_id)
+    .bind(&f.object_key)
+    .bind(&f.sha256)
+    .bind(f.size_bytes)
+    .bind(r.now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Several distinct documents of [`Db::record_archives`] with multi-row statements: all their
 /// objects in one insert per chunk, their current rows in one select, the new ones in one
 /// insert per chunk; only changed documents and newly archived files take a statement each.
@@ -254,18 +271,7 @@ async fn record_batch(
     }
     for r in records {
         for f in &r.files {
-            sqlx::query(
-                "INSERT INTO archived_files (file_id, document_id, object_key, sha256, size_bytes, archived_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (file_id) DO NOTHING",
-            )
-            .bind(f.file_id)
-            .bind(r.document_id)
-            .bind(&f.object_key)
-            .bind(&f.sha256)
-            .bind(f.size_bytes)
-            .bind(r.now_ms)
-            .execute(&mut *conn)
-            .await?;
+            insert_archived_file(&mut *conn, r, f).await?;
         }
     }
     let mut current: std::collections::HashMap<i64, ArchivedDocumentRow> = std::collections::HashMap::new();
@@ -356,18 +362,7 @@ async fn record_one(conn: &mut AnyConnection, r: &ArchiveRecord) -> StorageResul
             },
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO archived_files (file_id, document_id, object_key, sha256, size_bytes, archived_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (file_id) DO NOTHING",
-        )
-        .bind(f.file_id)
-        .bind(r.document_id)
-        .bind(&f.object_key)
-        .bind(&f.sha256)
-        .bind(f.size_bytes)
-        .bind(r.now_ms)
-        .execute(&mut *conn)
-        .await?;
+        insert_archived_file(&mut *conn, r, f).await?;
     }
     insert_object(&mut *conn, &r.metadata_json).await?;
     insert_object(&mut *conn, &r.metadata_xml).await?;
