@@ -209,6 +209,19 @@ impl Db {
     }
 }
 
+type ArchivedQuery<'q> = sqlx::query::QueryAs<'q, sqlx::Any, ArchivedDocumentRow, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a record's `archived_documents` values in column order: document, metadata, its
+/// SHA-256, the JSON and XML keys, and the pass's time.
+fn bind_archived<'q>(q: ArchivedQuery<'q>, r: &'q ArchiveRecord) -> ArchivedQuery<'q> {
+    q.bind(r.document_id)
+        .bind(&r.metadata)
+        .bind(&r.metadata_json.sha256)
+        .bind(&r.metadata_json.object_key)
+        .bind(&r.metadata_xml.object_key)
+        .bind(r.now_ms)
+}
+
 /// One newly archived file of a record (a file archived before is left as it is).
 async fn insert_archived_file(conn: &mut AnyConnection, r: &ArchiveRecord, f: &ArchivedFileRow) -> StorageResult<()> {
     sqlx::query(
@@ -320,14 +333,8 @@ async fn record_batch(
         );
         let mut q = sqlx::query_as::<_, ArchivedDocumentRow>(&sql);
         for r in &fresh[start..start + size] {
-            q = q
-                .bind(r.document_id)
-                .bind(&r.metadata)
-                .bind(&r.metadata_json.sha256)
-                .bind(&r.metadata_json.object_key)
-                .bind(&r.metadata_xml.object_key)
-                .bind(r.now_ms)
-                .bind(r.now_ms);
+            // archived_at, then updated_at: both the pass's time.
+            q = bind_archived(q, r).bind(r.now_ms);
         }
         for row in q.fetch_all(&mut *conn).await? {
             out.insert(row.document_id, (row, true));
@@ -384,15 +391,7 @@ async fn record_one(conn: &mut AnyConnection, r: &ArchiveRecord) -> StorageResul
         ),
         Some(c) => return Ok((c.clone(), false)),
     };
-    let row: ArchivedDocumentRow = sqlx::query_as(&sql)
-        .bind(r.document_id)
-        .bind(&r.metadata)
-        .bind(&r.metadata_json.sha256)
-        .bind(&r.metadata_json.object_key)
-        .bind(&r.metadata_xml.object_key)
-        .bind(r.now_ms)
-        .fetch_one(&mut *conn)
-        .await?;
+    let row: ArchivedDocumentRow = bind_archived(sqlx::query_as(&sql), r).fetch_one(&mut *conn).await?;
     Ok((row, true))
 }
 
